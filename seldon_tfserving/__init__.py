@@ -1,0 +1,1 @@
+"""TensorFlow Serving behind Seldon Core."""
