@@ -26,11 +26,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "write a ready SeldonDeployment for a common journey",
     ),
     "up": (
-        "seldon_tfserving.gateway.up_command",
+        "seldon_tfserving.runner.command",
         "run a SeldonDeployment graph on this machine behind Seldon's external API",
     ),
     "demo": (
-        "seldon_tfserving.demo",
+        "seldon_tfserving.runner.demo",
         "the end-to-end A/B journey on this machine",
     ),
     "bench": (

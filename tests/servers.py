@@ -207,7 +207,9 @@ def start_microservice(
     service = Microservice(server, http_port, grpc_port, metrics_port)
     if wait_ready:
         server.wait_until(
-            lambda: port_open(grpc_port)
-            and requests.get(f"{service.http_url}/health/ping", timeout=2).ok
+            lambda: (
+                port_open(grpc_port)
+                and requests.get(f"{service.http_url}/health/ping", timeout=2).ok
+            )
         )
     return service

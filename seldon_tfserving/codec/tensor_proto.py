@@ -11,11 +11,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
+from tensorflow.core.framework import tensor_shape_pb2, types_pb2
+from tensorflow.core.framework.tensor_pb2 import TensorProto
 
 from seldon_tfserving.errors import InvalidInput
-
-TensorProto = tensor_pb2.TensorProto
 
 #: TF DataType enum -> numpy dtype. DT_STRING maps to object arrays of `bytes`.
 NUMPY_FOR_DTYPE: dict[int, np.dtype[Any]] = {
@@ -135,8 +134,7 @@ def tensor_proto_to_ndarray(proto: TensorProto) -> np.ndarray[Any, Any]:
         raise InvalidInput(f"data type {dtype_name(proto.dtype)} is not supported")
     np_dtype = NUMPY_FOR_DTYPE[proto.dtype]
     if proto.dtype == types_pb2.DT_STRING:
-        values = np.empty(len(proto.string_val), dtype=object)
-        values[:] = list(proto.string_val)
+        values = np.array(list(proto.string_val) or [], dtype=object)
         return _fill(values, shape, size, proto)
     if proto.tensor_content:
         expected = size * np_dtype.itemsize
