@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.savedmodels import build_generated_models, generated_model_config
 from tests.servers import (
     TFSERVING_TESTDATA,
     Backend,
@@ -77,6 +78,26 @@ def backend(log_dir: Path, shared_model_config: Path) -> Iterator[Backend]:
     """One backend for the session, serving every shared TF Serving test model."""
     server = start_backend(
         log_dir, [f"--model_config_file={shared_model_config}"], ready_model="two_versions"
+    )
+    yield server
+    server.server.stop()
+
+
+@pytest.fixture(scope="session")
+def generated_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Base dir of the models built by tests/savedmodels.py: `<base>/<name>/1/`, once a session."""
+    return build_generated_models(tmp_path_factory.mktemp("generated_models"))
+
+
+@pytest.fixture(scope="session")
+def generated_backend(
+    log_dir: Path, generated_models: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Backend]:
+    """One backend for the session serving every generated model under its own name."""
+    config = tmp_path_factory.mktemp("generated_config") / "models.config"
+    config.write_text(generated_model_config(generated_models))
+    server = start_backend(
+        log_dir, [f"--model_config_file={config}"], name="generated", ready_model="slow"
     )
     yield server
     server.server.stop()
