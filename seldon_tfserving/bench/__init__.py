@@ -1,0 +1,1 @@
+"""`seldon-tfserving bench`: what each serving path costs, measured with closed-loop clients."""
