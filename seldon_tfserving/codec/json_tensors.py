@@ -1,0 +1,348 @@
+"""Parsed JSON values <-> numpy arrays, with TF Serving's typing rules and number formatting.
+
+A tensor's dtype always comes from a SignatureDef (or the caller), never from the JSON: JSON
+numbers are checked against it exactly as TF Serving's `json_tensor.cc` checks them (no bools
+for numbers, no fractions for integers, b64 objects only for strings). Arrays are built from
+nested lists by numpy in one go; only string tensors and error reports visit single values.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from typing import Any
+
+import numpy as np
+from tensorflow.core.framework import types_pb2
+
+from seldon_tfserving.errors import InvalidInput, Unimplemented
+
+Array = np.ndarray[Any, Any]
+
+#: DataType -> numpy dtype for the types TF Serving's JSON codec converts (json_tensor.cc).
+JSON_NUMPY_DTYPES: dict[int, np.dtype[Any]] = {
+    types_pb2.DT_FLOAT: np.dtype(np.float32),
+    types_pb2.DT_DOUBLE: np.dtype(np.float64),
+    types_pb2.DT_INT32: np.dtype(np.int32),
+    types_pb2.DT_INT16: np.dtype(np.int16),
+    types_pb2.DT_INT8: np.dtype(np.int8),
+    types_pb2.DT_UINT8: np.dtype(np.uint8),
+    types_pb2.DT_INT64: np.dtype(np.int64),
+    types_pb2.DT_UINT32: np.dtype(np.uint32),
+    types_pb2.DT_UINT64: np.dtype(np.uint64),
+    types_pb2.DT_BOOL: np.dtype(np.bool_),
+    types_pb2.DT_STRING: np.dtype(object),
+}
+
+_FLOAT_TYPES = frozenset({types_pb2.DT_FLOAT, types_pb2.DT_DOUBLE})
+_B64_KEY = "b64"
+#: Python type of a parsed JSON value -> a short kind, so numpy can compare kinds elementwise.
+_KINDS: dict[type, str] = {int: "int", float: "float", bool: "bool", str: "str", list: "list"}
+_kind_ufunc = np.frompyfunc(lambda value: _KINDS.get(type(value), "other"), 1, 1)
+
+
+def _kind_of(leaves: Array) -> Array:
+    """The JSON kind of every leaf, as an array even for a 0-d input."""
+    return np.asarray(_kind_ufunc(leaves), dtype=object)
+
+
+def tf_type_name(dtype: int) -> str:
+    """`float`, `int64`, `string`: TensorFlow's short spelling, as TF Serving's errors use it."""
+    name = str(types_pb2.DataType.Name(dtype))
+    return name[3:].lower() if name.startswith("DT_") else name
+
+
+def json_type_name(value: Any) -> str:
+    """The JSON type of a parsed value, named as rapidjson names it in TF Serving's errors."""
+    if value is None:
+        return "Null"
+    if value is True:
+        return "True"
+    if value is False:
+        return "False"
+    if isinstance(value, dict):
+        return "Object"
+    if isinstance(value, list):
+        return "Array"
+    if isinstance(value, str):
+        return "String"
+    return "Number"
+
+
+def debug_json(value: Any, limit: int = 256) -> str:
+    """A JSON rendering of `value` for error messages, cut at `limit` characters."""
+    text = json.dumps(value, separators=(",", ":"))
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def is_b64_object(value: Any) -> bool:
+    """True for `{"b64": "<string>"}`: exactly one key, holding a string."""
+    return isinstance(value, dict) and len(value) == 1 and isinstance(value.get(_B64_KEY), str)
+
+
+def decode_b64(value: Any) -> bytes:
+    """The bytes of a `{"b64": ...}` object (standard alphabet; padding may be left out)."""
+    if not is_b64_object(value):
+        raise InvalidInput(
+            f"JSON Value: {debug_json(value)} not formatted correctly for base64 data"
+        )
+    text: str = value[_B64_KEY]
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput("Unable to base64 decode") from None
+
+
+def dense_shape(value: Any) -> tuple[int, ...]:
+    """The shape implied by following the first element of each nested list."""
+    shape: list[int] = []
+    while isinstance(value, list):
+        shape.append(len(value))
+        if not value:
+            break
+        value = value[0]
+    return tuple(shape)
+
+
+def json_to_array(value: Any, dtype: int, *, bools_possible: bool = True) -> Array:
+    """The tensor of `dtype` (a DataType enum) that the JSON `value` denotes.
+
+    `bools_possible=False` (the body has no `true`/`false` literal) lets numeric tensors skip
+    the per-value type check. Ragged lists, wrong value types and out-of-range integers raise
+    InvalidInput; a dtype TF Serving's JSON codec cannot convert raises Unimplemented.
+    """
+    if dtype not in JSON_NUMPY_DTYPES:
+        raise Unimplemented(
+            f"Conversion of JSON Value: {debug_json(value)} to type: {tf_type_name(dtype)}"
+        )
+    shape = dense_shape(value)
+    if dtype != types_pb2.DT_STRING and not bools_possible:
+        fast = _numeric_fast_path(value, dtype, shape)
+        if fast is not None:
+            return fast
+    leaves = _leaves(value, shape)
+    if leaves.size == 0:
+        return np.empty(shape, dtype=JSON_NUMPY_DTYPES[dtype])
+    if dtype == types_pb2.DT_STRING:
+        return _strings(leaves)
+    return _numbers(leaves, dtype)
+
+
+def _numeric_fast_path(value: Any, dtype: int, shape: tuple[int, ...]) -> Array | None:
+    """numpy's own conversion when it provably agrees with TF Serving's rules, else None."""
+    try:
+        array = np.array(value)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if array.shape != shape:
+        return None
+    if array.size == 0:
+        return np.empty(shape, dtype=JSON_NUMPY_DTYPES[dtype])
+    kind = array.dtype.kind
+    if dtype in _FLOAT_TYPES and kind in "iuf":
+        with np.errstate(over="ignore"):
+            return array.astype(JSON_NUMPY_DTYPES[dtype])
+    if dtype == types_pb2.DT_BOOL and kind == "b":
+        return array
+    if kind in "iu" and dtype not in _FLOAT_TYPES and dtype != types_pb2.DT_BOOL:
+        return _checked_integers(array, dtype)
+    return None
+
+
+def _leaves(value: Any, shape: tuple[int, ...]) -> Array:
+    """An object array of the leaf values, shaped `shape`; ragged or mixed nesting raises."""
+    try:
+        leaves = np.array(value, dtype=object)
+    except ValueError:
+        leaves = None
+    if leaves is None or leaves.shape != shape:
+        _raise_ragged(value, shape)
+    if leaves.size:
+        nested = _kind_of(leaves) == "list"
+        if nested.any():
+            _raise_ragged(value, shape)
+    return leaves
+
+
+def _raise_ragged(value: Any, shape: tuple[int, ...]) -> None:
+    """Find where the nesting departs from `shape` and say so, as TF Serving does."""
+
+    def walk(node: Any, level: int) -> None:
+        if not isinstance(node, list):
+            if level != len(shape):
+                raise InvalidInput(
+                    f"JSON Value: {debug_json(node)} found at incorrect level: {level + 1} in "
+                    f"the JSON DOM. Expected at level: {len(shape)}"
+                )
+            return
+        if level >= len(shape):
+            raise InvalidInput(
+                f"Encountered list at unexpected level: {level} expected < {len(shape)}"
+            )
+        if len(node) != shape[level]:
+            raise InvalidInput(
+                f"Encountered list at unexpected size: {len(node)} at level: {level} "
+                f"expected size: {shape[level]}"
+            )
+        for child in node:
+            walk(child, level + 1)
+
+    walk(value, 0)
+    raise InvalidInput(f"ragged nested lists: expected a dense shape {list(shape)}")
+
+
+def _type_error(value: Any, dtype: int) -> InvalidInput:
+    return InvalidInput(
+        f"JSON Value: {debug_json(value)} Type: {json_type_name(value)} is not of expected "
+        f"type: {tf_type_name(dtype)}"
+    )
+
+
+def _first_bad(leaves: Array, good: Array, dtype: int) -> InvalidInput:
+    index = int(np.flatnonzero(~good)[0])
+    return _type_error(leaves.reshape(-1)[index], dtype)
+
+
+def _numbers(leaves: Array, dtype: int) -> Array:
+    """Check every leaf's JSON type against `dtype`, then convert all at once."""
+    kinds = _kind_of(leaves)
+    if dtype == types_pb2.DT_BOOL:
+        good = kinds == "bool"
+    elif dtype in _FLOAT_TYPES:
+        good = (kinds == "float") | (kinds == "int")
+    else:
+        good = kinds == "int"
+    if not good.all():
+        raise _first_bad(leaves, good, dtype)
+    if dtype == types_pb2.DT_BOOL:
+        return leaves.astype(np.bool_)
+    if dtype in _FLOAT_TYPES:
+        with np.errstate(over="ignore"):
+            return leaves.astype(np.float64).astype(JSON_NUMPY_DTYPES[dtype])
+    low, high = int(leaves.min()), int(leaves.max())
+    _check_range(low, high, dtype, leaves)
+    return leaves.astype(JSON_NUMPY_DTYPES[dtype])
+
+
+def _checked_integers(array: Array, dtype: int) -> Array:
+    _check_range(int(array.min()), int(array.max()), dtype, array)
+    return array.astype(JSON_NUMPY_DTYPES[dtype])
+
+
+def _check_range(low: int, high: int, dtype: int, values: Array) -> None:
+    info = np.iinfo(JSON_NUMPY_DTYPES[dtype])
+    if low < info.min or high > info.max:
+        bad = low if low < info.min else high
+        raise InvalidInput(
+            f"JSON Value: {bad} Type: Number is not of expected type: {tf_type_name(dtype)} "
+            f"(out of range [{info.min}, {info.max}])"
+        )
+
+
+def _string_leaf(value: Any) -> bytes:
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, dict):
+        return decode_b64(value)
+    raise _type_error(value, types_pb2.DT_STRING)
+
+
+_string_leaves = np.frompyfunc(_string_leaf, 1, 1)
+
+
+def _strings(leaves: Array) -> Array:
+    """Object array of bytes: JSON strings as UTF-8, `{"b64": ...}` decoded."""
+    return np.asarray(_string_leaves(leaves), dtype=object).reshape(leaves.shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# numpy -> JSON text
+
+
+def _format_floats(array: Array) -> Array:
+    """TF Serving's float text: `%g` (6 digits) unless it does not round-trip, then full
+    precision; `.0` added to whole numbers; NaN/Infinity/-Infinity bare."""
+    flat = array.reshape(-1)
+    wide = flat.astype(np.float64)
+    digits = 9 if array.dtype == np.float32 else 17
+    finite = np.isfinite(flat)
+    with np.errstate(invalid="ignore"):
+        short = np.char.mod("%.6g", wide)
+        parsed = short.astype(np.float64).astype(array.dtype)
+    exact = parsed == flat
+    texts = np.where(exact, short, np.char.mod(f"%.{digits}g", wide)).astype(object)
+    bare = finite & (np.char.find(texts.astype(str), ".") < 0)
+    bare &= np.char.find(texts.astype(str), "e") < 0
+    texts[bare] = texts[bare] + ".0"
+    texts[np.isnan(flat)] = "NaN"
+    texts[np.isposinf(flat)] = "Infinity"
+    texts[np.isneginf(flat)] = "-Infinity"
+    return texts.reshape(array.shape)
+
+
+def _text_token(value: Any) -> str:
+    data = value if isinstance(value, bytes) else str(value).encode("utf-8")
+    return json.dumps(data.decode("utf-8", errors="replace"), ensure_ascii=False)
+
+
+def _b64_token(value: Any) -> str:
+    data = value if isinstance(value, bytes) else str(value).encode("utf-8")
+    return '{"b64": "' + base64.b64encode(data).decode("ascii") + '"}'
+
+
+def _text_or_b64_token(value: Any) -> str:
+    data = value if isinstance(value, bytes) else str(value).encode("utf-8")
+    try:
+        return json.dumps(data.decode("utf-8"), ensure_ascii=False)
+    except UnicodeDecodeError:
+        return _b64_token(data)
+
+
+_text_tokens = np.frompyfunc(_text_token, 1, 1)
+_b64_tokens = np.frompyfunc(_b64_token, 1, 1)
+_text_or_b64_tokens = np.frompyfunc(_text_or_b64_token, 1, 1)
+
+
+def json_tokens(array: Array, *, strings: str = "text", type_name: str | None = None) -> Array:
+    """An object array of the JSON text of each value of `array` (same shape).
+
+    `strings`: "text" (UTF-8, invalid bytes replaced), "b64" (`{"b64": ...}` objects) or
+    "auto" (text when valid UTF-8, else b64: lossless, for requests we send).
+    """
+    kind = array.dtype.kind
+    if kind == "f" and array.dtype.itemsize >= 4:
+        return _format_floats(array)
+    if kind in "iu":
+        return array.astype(str).astype(object)
+    if kind == "b":
+        return np.where(array, "true", "false").astype(object)
+    if kind in "OSU":
+        encode = {"text": _text_tokens, "b64": _b64_tokens, "auto": _text_or_b64_tokens}
+        if array.size == 0:
+            return np.empty(array.shape, dtype=object)
+        return np.asarray(encode[strings](array), dtype=object).reshape(array.shape)
+    name = type_name or str(array.dtype)
+    raise InvalidInput(f"Failed to write JSON value for tensor type: {name}")
+
+
+def nest_json(tokens: Array, skip: int = 0) -> list[str]:
+    """JSON list texts of `tokens` nested by its shape.
+
+    skip=0 gives one text for the whole array; skip=1 gives one text per item of axis 0.
+    """
+    shape = tokens.shape
+    if len(shape) == skip:
+        return [str(t) for t in tokens.reshape(-1).tolist()]
+    texts: list[str] = [str(t) for t in tokens.reshape(-1).tolist()]
+    for axis in range(len(shape) - 1, skip - 1, -1):
+        width = shape[axis]
+        groups = math.prod(shape[:axis])
+        if width == 0:
+            texts = ["[]"] * groups
+        else:
+            texts = [
+                "[" + ", ".join(texts[i : i + width]) + "]" for i in range(0, len(texts), width)
+            ]
+    return texts

@@ -1,0 +1,487 @@
+"""TF Serving's REST JSON, both directions, as `tensorflow_serving/util/json_tensor.cc` speaks it.
+
+Server side: a predict body (row `instances` or columnar `inputs`) becomes named numpy arrays
+typed by the signature; outputs become `predictions` / `outputs`; classify/regress bodies
+become tf.Example `Input` protos and their results `results`. Client side: the mirror image,
+for a transport that talks to a TF Serving REST endpoint. Each body is parsed once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from tensorflow.core.example import example_pb2, feature_pb2
+from tensorflow.core.framework import types_pb2
+from tensorflow_serving.apis import classification_pb2, input_pb2, regression_pb2
+
+from seldon_tfserving.codec.json_tensors import (
+    Array,
+    debug_json,
+    decode_b64,
+    is_b64_object,
+    json_to_array,
+    json_tokens,
+    json_type_name,
+    nest_json,
+    tf_type_name,
+)
+from seldon_tfserving.errors import InternalError, InvalidInput
+
+BYTES_SUFFIX = "_bytes"
+_DECODER = json.JSONDecoder()
+_INT64_MAX = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class PredictJsonRequest:
+    """A decoded predict body: the signature asked for ("" = default), typed inputs, format."""
+
+    signature_name: str
+    inputs: dict[str, Array]
+    columnar: bool
+
+
+@dataclass(frozen=True)
+class _Document:
+    body: dict[str, Any]
+    #: False when the text holds no `true`/`false` literal: numeric arrays skip a type scan.
+    bools_possible: bool
+
+
+def _parse(body: bytes | str) -> _Document:
+    """Parse once; like TF Serving: an object is required, text after the document is ignored."""
+    if isinstance(body, bytes):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"JSON Parse error: Invalid encoding in string. {exc}") from None
+    else:
+        text = body
+    stripped = text.lstrip()
+    if not stripped:
+        raise InvalidInput("JSON Parse error: The document is empty")
+    try:
+        value, _ = _DECODER.raw_decode(stripped)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"JSON Parse error: {exc.msg} at offset: {exc.pos}") from None
+    except RecursionError:
+        raise InvalidInput("JSON Parse error: nesting too deep") from None
+    if not isinstance(value, dict):
+        raise InvalidInput(f"JSON Value: {debug_json(value)} Is not object")
+    return _Document(value, "true" in stripped or "false" in stripped)
+
+
+def _signature_name(doc: Mapping[str, Any]) -> str:
+    name = doc.get("signature_name", "")
+    if not isinstance(name, str):
+        raise InvalidInput(
+            f"JSON Value: {debug_json(doc)} not formatted correctly. 'signature_name' key must "
+            "be a string value."
+        )
+    return name
+
+
+def decode_predict_request(
+    body: bytes | str, input_dtypes: Callable[[str], Mapping[str, int]]
+) -> PredictJsonRequest:
+    """Decode a predict body; `input_dtypes(signature_name)` gives the signature's inputs."""
+    doc = _parse(body)
+    signature = _signature_name(doc.body)
+    dtypes = dict(input_dtypes(signature))
+    if not dtypes:
+        raise InvalidInput(f"Failed to get input map for signature: {signature or 'DEFAULT'}")
+    has_instances, has_inputs = "instances" in doc.body, "inputs" in doc.body
+    if has_instances and has_inputs:
+        raise InvalidInput(
+            f"JSON Value: {debug_json(doc.body)} Not formatted correctly expecting only one of "
+            "'inputs' or 'instances' keys to exist "
+        )
+    if has_instances:
+        instances = doc.body["instances"]
+        if not isinstance(instances, list):
+            raise InvalidInput(
+                f"JSON Value: {debug_json(doc.body)} Expecting 'instances' to be an list/array"
+            )
+        if not instances:
+            raise InvalidInput(f"JSON Value: {debug_json(doc.body)} No values in 'instances' array")
+        inputs = _rows_to_arrays(instances, dtypes, doc.bools_possible)
+        return PredictJsonRequest(signature, inputs, columnar=False)
+    if has_inputs:
+        inputs = _columns_to_arrays(doc.body["inputs"], dtypes, doc.bools_possible)
+        return PredictJsonRequest(signature, inputs, columnar=True)
+    raise InvalidInput("Missing 'inputs' or 'instances' key")
+
+
+def _is_named_object(value: Any) -> bool:
+    return isinstance(value, dict) and not is_b64_object(value)
+
+
+def _rows_to_arrays(
+    instances: list[Any], dtypes: Mapping[str, int], bools: bool
+) -> dict[str, Array]:
+    """Row format: every instance is one batch item (a value, or an object of named values)."""
+    names = sorted(dtypes)
+    if not _is_named_object(instances[0]):
+        if len(dtypes) > 1:
+            raise InvalidInput(
+                "instances is a plain list, but expecting list of objects as multiple input "
+                "tensors required as per tensorinfo_map"
+            )
+        for index, item in enumerate(instances):
+            if _is_named_object(item):
+                raise InvalidInput(
+                    f"Expecting value/list but got object at item {index} of input list"
+                )
+        name = names[0]
+        return {name: _batch(instances, dtypes[name], bools, name=None)}
+    for index, item in enumerate(instances):
+        if not _is_named_object(item):
+            raise InvalidInput(f"Expecting object but got list at item {index} of input list")
+        unknown = [key for key in item if key not in dtypes]
+        if unknown:
+            raise InvalidInput(
+                f"Failed to process element: {index} key: {unknown[0]} of 'instances' list. "
+                f"Error: JSON object: does not have named input: {unknown[0]}"
+            )
+        if len(item) != len(dtypes):
+            raise InvalidInput(
+                f"Failed to process element: {index} of 'instances' list. JSON object: "
+                f"{debug_json(item)} keys must be equal to: {','.join(names)}"
+            )
+    return {
+        name: _batch([item[name] for item in instances], dtypes[name], bools, name=name)
+        for name in names
+    }
+
+
+def _batch(items: list[Any], dtype: int, bools: bool, name: str | None) -> Array:
+    """Stack row items into one tensor; items of differing shape get TF Serving's message."""
+    try:
+        return json_to_array(items, dtype, bools_possible=bools)
+    except InvalidInput as whole_error:
+        first_shape: tuple[int, ...] | None = None
+        first_size = 0
+        for index, item in enumerate(items):
+            where = f"Failed to process element: {index}" + (f" key: {name}" if name else "")
+            try:
+                array = json_to_array(item, dtype, bools_possible=bools)
+            except InvalidInput as exc:
+                raise InvalidInput(f"{where} of 'instances' list. Error: {exc.message}") from None
+            if first_shape is None:
+                first_shape, first_size = array.shape, array.size
+            elif array.size != first_size:
+                raise InvalidInput(
+                    f"{where} of 'instances' list. Error: Expecting tensor size: {first_size} "
+                    f"but got: {array.size}"
+                ) from None
+            elif array.shape != first_shape:
+                raise InvalidInput(
+                    f"{where} of 'instances' list. Error: Expecting shape "
+                    f"{_shape_text(first_shape)} but got: {_shape_text(array.shape)}"
+                ) from None
+        raise whole_error
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "[" + ",".join(str(d) for d in shape) + "]"
+
+
+def _columns_to_arrays(value: Any, dtypes: Mapping[str, int], bools: bool) -> dict[str, Array]:
+    """Columnar format: `inputs` is one tensor, or an object with every named input."""
+    if not _is_named_object(value):
+        if len(dtypes) > 1:
+            raise InvalidInput(
+                "inputs is a plain value/list, but expecting an object as multiple input "
+                "tensors required as per tensorinfo_map"
+            )
+        name, dtype = next(iter(dtypes.items()))
+        return {name: json_to_array(value, dtype, bools_possible=bools)}
+    arrays: dict[str, Array] = {}
+    for name, dtype in sorted(dtypes.items()):
+        if name not in value:
+            raise InvalidInput(f"Missing named input: {name} in 'inputs' object.")
+        arrays[name] = json_to_array(value[name], dtype, bools_possible=bools)
+    return arrays
+
+
+# ---------------------------------------------------------------------------------------------
+# Responses (server side)
+
+
+def _tokens_for(name: str, array: Array, dtype: int | None) -> Array:
+    is_string = array.dtype.kind in "OSU"
+    strings = "b64" if is_string and name.endswith(BYTES_SUFFIX) else "text"
+    type_name = tf_type_name(dtype) if dtype is not None else None
+    if dtype is not None and dtype not in (
+        types_pb2.DT_FLOAT,
+        types_pb2.DT_DOUBLE,
+        types_pb2.DT_INT32,
+        types_pb2.DT_INT16,
+        types_pb2.DT_INT8,
+        types_pb2.DT_UINT8,
+        types_pb2.DT_INT64,
+        types_pb2.DT_UINT32,
+        types_pb2.DT_UINT64,
+        types_pb2.DT_BOOL,
+        types_pb2.DT_STRING,
+    ):
+        raise InvalidInput(f"Failed to write JSON value for tensor type: {type_name}")
+    return json_tokens(array, strings=strings, type_name=type_name)
+
+
+def encode_predict_response(
+    outputs: Mapping[str, Array], *, columnar: bool, dtypes: Mapping[str, int] | None = None
+) -> bytes:
+    """`{"predictions": ...}` (row) or `{"outputs": ...}` (columnar), as TF Serving writes them.
+
+    A single output is written without its name; `*_bytes` string outputs as `{"b64": ...}`.
+    """
+    if not outputs:
+        raise InvalidInput("Cannot convert empty tensor map to JSON")
+    names = sorted(outputs)
+    tokens = {n: _tokens_for(n, outputs[n], (dtypes or {}).get(n)) for n in names}
+    if columnar:
+        texts = {n: nest_json(tokens[n])[0] for n in names}
+        if len(names) == 1:
+            return ('{"outputs": ' + texts[names[0]] + "}").encode("utf-8")
+        members = ", ".join(f"{json.dumps(n)}: {texts[n]}" for n in names)
+        return ('{"outputs": {' + members + "}}").encode("utf-8")
+    batch = -1
+    for name in names:
+        shape = outputs[name].shape
+        if not shape:
+            raise InvalidInput(f"Tensor name: {name} has no shape information ")
+        if batch >= 0 and shape[0] != batch:
+            raise InvalidInput(
+                f"Tensor name: {name} has inconsistent batch size: {shape[0]} expecting: {batch}"
+            )
+        batch = shape[0]
+    rows = {n: nest_json(tokens[n], skip=1) for n in names}
+    if len(names) == 1:
+        items = rows[names[0]]
+    else:
+        keys = [json.dumps(n) for n in names]
+        items = [
+            "{" + ", ".join(f"{k}: {rows[n][i]}" for k, n in zip(keys, names, strict=True)) + "}"
+            for i in range(batch)
+        ]
+    return ('{"predictions": [' + ", ".join(items) + "]}").encode("utf-8")
+
+
+def encode_error(message: str) -> bytes:
+    """TF Serving's error body: `{"error": "<message>"}`."""
+    return json.dumps({"error": message}).encode("utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# Classify / Regress (server side)
+
+
+def decode_classify_regress_request(body: bytes | str) -> tuple[str, input_pb2.Input]:
+    """A classify/regress body -> (signature name, tf.Example `Input`, with context if given)."""
+    doc = _parse(body).body
+    signature = _signature_name(doc)
+    request_input = input_pb2.Input()
+    has_context = "context" in doc
+    if has_context:
+        _fill_example(doc["context"], request_input.example_list_with_context.context)
+    if "examples" not in doc:
+        raise InvalidInput(
+            f"JSON Value: {debug_json(doc)} When method is classify, key 'examples' is "
+            "expected and was not found"
+        )
+    examples = doc["examples"]
+    if not isinstance(examples, list):
+        raise InvalidInput(
+            f"JSON Value: {debug_json(doc)} Expecting 'examples' value to be an list/array"
+        )
+    if not examples:
+        raise InvalidInput(f"JSON Value: {debug_json(doc)} 'examples' value is an empty array")
+    target = (
+        request_input.example_list_with_context.examples
+        if has_context
+        else request_input.example_list.examples
+    )
+    for value in examples:
+        _fill_example(value, target.add())
+    return signature, request_input
+
+
+_KIND_NAMES = {"bytes_list": "bytes", "float_list": "float", "int64_list": "int64"}
+
+
+def _feature_kind(name: str, value: Any) -> tuple[str, Any]:
+    """(Feature list field, value to append) for one JSON value of feature `name`."""
+    if isinstance(value, bool):
+        return "int64_list", int(value)
+    if isinstance(value, str):
+        return "bytes_list", value.encode("utf-8")
+    if isinstance(value, float):
+        return "float_list", value
+    if isinstance(value, int):
+        if value > _INT64_MAX:
+            raise InvalidInput(f"Feature: {name} has uint64_t element. Only int64_t is supported.")
+        return "int64_list", value
+    if is_b64_object(value):
+        return "bytes_list", decode_b64(value)
+    raise InvalidInput(
+        f"Feature: {name} has element with unexpected JSON type: {json_type_name(value)}"
+    )
+
+
+def _fill_example(value: Any, example: example_pb2.Example) -> None:
+    if not isinstance(value, dict):
+        raise InvalidInput(f"Example must be JSON object but got JSON {json_type_name(value)}")
+    for name, content in value.items():
+        kind: str | None = None
+        values: list[Any] = []
+        for item in content if isinstance(content, list) else [content]:
+            item_kind, item_value = _feature_kind(name, item)
+            if kind is not None and item_kind != kind:
+                raise InvalidInput(
+                    f"Unexpected element type in feature: {name} expecting type: "
+                    f"{_KIND_NAMES[kind]}"
+                )
+            kind = item_kind
+            values.append(item_value)
+        feature = feature_pb2.Feature()
+        if kind is not None:
+            getattr(feature, kind).value.extend(values)
+        example.features.feature[name].CopyFrom(feature)
+
+
+def encode_classification_result(result: classification_pb2.ClassificationResult) -> bytes:
+    """`{"results": [[[label, score], ...], ...]}` with TF Serving's float text."""
+    if not result.classifications:
+        raise InvalidInput("Cannot convert empty ClassificationResults to JSON")
+    rows = []
+    for classifications in result.classifications:
+        scores = np.array([c.score for c in classifications.classes], dtype=np.float32)
+        score_texts = json_tokens(scores).tolist()
+        pairs = [
+            "[" + json.dumps(c.label) + ", " + text + "]"
+            for c, text in zip(classifications.classes, score_texts, strict=True)
+        ]
+        rows.append("[" + ", ".join(pairs) + "]")
+    return ('{"results": [' + ", ".join(rows) + "]}").encode("utf-8")
+
+
+def encode_regression_result(result: regression_pb2.RegressionResult) -> bytes:
+    """`{"results": [value, ...]}` with TF Serving's float text."""
+    if not result.regressions:
+        raise InvalidInput("Cannot convert empty RegressionResults to JSON")
+    values = np.array([r.value for r in result.regressions], dtype=np.float32)
+    return ('{"results": [' + ", ".join(json_tokens(values).tolist()) + "]}").encode("utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# Client side
+
+
+def encode_predict_request(
+    inputs: Mapping[str, Array], signature_name: str | None = None, *, columnar: bool = True
+) -> bytes:
+    """A predict body for TF Serving's REST API from named arrays.
+
+    Strings go as UTF-8 text when they are valid UTF-8, else as `{"b64": ...}`; NaN and
+    Infinity bare, floats with enough digits to round-trip.
+    """
+    if not inputs:
+        raise InvalidInput("a predict request needs at least one input")
+    head = "{"
+    if signature_name:
+        head += '"signature_name": ' + json.dumps(signature_name) + ", "
+    names = sorted(inputs)
+    arrays = {n: np.asarray(inputs[n]) for n in names}
+    tokens = {n: json_tokens(arrays[n], strings="auto") for n in names}
+    if columnar:
+        members = ", ".join(f"{json.dumps(n)}: {nest_json(tokens[n])[0]}" for n in names)
+        return (head + '"inputs": {' + members + "}}").encode("utf-8")
+    batch = {arrays[n].shape[0] if arrays[n].ndim else -1 for n in names}
+    if -1 in batch or len(batch) != 1:
+        raise InvalidInput(
+            "row format needs every input batched along a first dimension of the same size"
+        )
+    rows = {n: nest_json(tokens[n], skip=1) for n in names}
+    if len(names) == 1:
+        items = rows[names[0]]
+    else:
+        keys = [json.dumps(n) for n in names]
+        items = [
+            "{" + ", ".join(f"{k}: {rows[n][i]}" for k, n in zip(keys, names, strict=True)) + "}"
+            for i in range(batch.pop())
+        ]
+    return (head + '"instances": [' + ", ".join(items) + "]}").encode("utf-8")
+
+
+def decode_predict_response(
+    body: bytes | str, output_dtypes: Mapping[str, int] | None = None
+) -> dict[str, Array]:
+    """Named arrays from a TF Serving predict answer (`predictions` or `outputs`).
+
+    With `output_dtypes` (name -> DataType) values are typed by it; without, numbers become
+    int64 or float64 and strings bytes. A single unnamed output is keyed by the only name in
+    `output_dtypes` when there is exactly one, else by "predictions" / "outputs".
+    """
+    try:
+        doc = _parse(body)
+    except InvalidInput as exc:
+        raise InternalError(f"TF Serving answered malformed JSON: {exc.message}") from None
+    if "error" in doc.body:
+        raise InternalError(f"TF Serving answered an error: {doc.body['error']}")
+    dtypes = dict(output_dtypes or {})
+    single = next(iter(dtypes)) if len(dtypes) == 1 else None
+    if "predictions" in doc.body:
+        rows = doc.body["predictions"]
+        if not isinstance(rows, list):
+            raise InternalError("TF Serving's 'predictions' is not a list")
+        if rows and _is_named_object(rows[0]):
+            if not all(_is_named_object(r) and r.keys() == rows[0].keys() for r in rows):
+                raise InternalError("TF Serving's 'predictions' rows have differing outputs")
+            return {
+                name: _typed([r[name] for r in rows], dtypes.get(name), doc.bools_possible)
+                for name in rows[0]
+            }
+        key = single or "predictions"
+        return {key: _typed(rows, dtypes.get(key), doc.bools_possible)}
+    if "outputs" in doc.body:
+        outputs = doc.body["outputs"]
+        if _is_named_object(outputs):
+            return {
+                name: _typed(value, dtypes.get(name), doc.bools_possible)
+                for name, value in outputs.items()
+            }
+        key = single or "outputs"
+        return {key: _typed(outputs, dtypes.get(key), doc.bools_possible)}
+    raise InternalError("TF Serving's answer has neither 'predictions' nor 'outputs'")
+
+
+def _typed(value: Any, dtype: int | None, bools: bool) -> Array:
+    if dtype is None:
+        dtype = _infer_dtype(value)
+    try:
+        return json_to_array(value, dtype, bools_possible=bools)
+    except InvalidInput as exc:
+        raise InternalError(
+            f"TF Serving's answer does not fit {tf_type_name(dtype)}: {exc.message}"
+        ) from None
+
+
+def _infer_dtype(value: Any) -> int:
+    """A DataType for untyped answers: the first leaf decides between string, bool and number."""
+    leaf = value
+    while isinstance(leaf, list) and leaf:
+        leaf = leaf[0]
+    if isinstance(leaf, str | dict):
+        return int(types_pb2.DT_STRING)
+    if isinstance(leaf, bool):
+        return int(types_pb2.DT_BOOL)
+    try:
+        kind = np.array(value).dtype.kind
+    except ValueError:
+        kind = "f"  # ragged: the conversion reports where
+    return int(types_pb2.DT_DOUBLE if kind == "f" else types_pb2.DT_INT64)
