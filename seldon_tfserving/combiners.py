@@ -1,0 +1,129 @@
+"""Seldon COMBINER components: merge the outputs of a node's children into one answer.
+
+Each class is hosted by `seldon-core-microservice --service-type COMBINER`; Seldon decodes
+every child's ndarray, tensor or tftensor payload to numpy and answers in the first child's
+payload type. The arithmetic lives in `policies.combining`; here is only the class contract.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+from seldon_tfserving.component import SeldonComponent
+from seldon_tfserving.errors import ConfigurationError
+from seldon_tfserving.policies import combining
+from seldon_tfserving.policies.combining import Array
+from seldon_tfserving.policies.parameters import (
+    normalised_weights,
+    parse_number_list,
+    parse_settings,
+    seldon_parameter,
+)
+
+VOTE_OUTPUTS = ("labels", "one_hot")
+
+
+@dataclass(frozen=True)
+class MeanSettings:
+    """The plain mean takes no parameters."""
+
+
+@dataclass(frozen=True)
+class WeightedMeanSettings:
+    weights: tuple[float, ...] | None = seldon_parameter(
+        "STRING", convert=parse_number_list, doc="one weight per child, JSON list or a,b,c"
+    )
+
+    def __post_init__(self) -> None:
+        if self.weights is None:
+            raise ConfigurationError("weights", "is required")
+        normalised_weights("weights", self.weights)
+
+    def normalised(self) -> tuple[float, ...]:
+        assert self.weights is not None
+        return normalised_weights("weights", self.weights)
+
+
+@dataclass(frozen=True)
+class MajorityVoteSettings:
+    output: str = seldon_parameter("STRING", default="labels", doc="labels or one_hot")
+
+    def __post_init__(self) -> None:
+        if self.output not in VOTE_OUTPUTS:
+            raise ConfigurationError(
+                "output", f"must be one of {', '.join(VOTE_OUTPUTS)}, got {self.output!r}"
+            )
+
+
+@dataclass(frozen=True)
+class MaxConfidenceSettings:
+    """Max confidence takes no parameters."""
+
+
+class Combiner(SeldonComponent):
+    """The Seldon combiner contract: `aggregate` the children's outputs with `combine`."""
+
+    settings_type: ClassVar[type[Any]]
+
+    def __init__(self, **parameters: Any) -> None:
+        super().__init__()
+        self.settings = parse_settings(self.settings_type, parameters)
+
+    def combine(self, outputs: list[Array]) -> Array:
+        raise NotImplementedError
+
+    def aggregate(self, features_list: list[Any], feature_names_list: list[Any]) -> Array:
+        """One output from the children's outputs; a mismatch is an InvalidInput (400)."""
+        return self.combine(combining.numeric_outputs(features_list))
+
+    def init_metadata(self) -> dict[str, Any]:
+        """Seldon model metadata: which combiner, with which settings."""
+        return {
+            "name": type(self).__name__,
+            "platform": "seldon-tfserving",
+            "custom": {
+                name: value if isinstance(value, str) else json.dumps(value)
+                for name, value in asdict(self.settings).items()
+                if value is not None
+            },
+        }
+
+
+class MeanCombiner(Combiner):
+    """Element-wise mean of the children's outputs."""
+
+    settings_type = MeanSettings
+
+    def combine(self, outputs: list[Array]) -> Array:
+        return combining.mean(outputs)
+
+
+class WeightedMeanCombiner(Combiner):
+    """Element-wise weighted mean; `weights` (one per child) are normalised to sum to one."""
+
+    settings_type = WeightedMeanSettings
+    settings: WeightedMeanSettings
+
+    def combine(self, outputs: list[Array]) -> Array:
+        return combining.weighted_mean(outputs, self.settings.normalised())
+
+
+class MajorityVoteCombiner(Combiner):
+    """Per row, the class most children rank first (ties: lowest class), as labels or one-hot."""
+
+    settings_type = MajorityVoteSettings
+    settings: MajorityVoteSettings
+
+    def combine(self, outputs: list[Array]) -> Array:
+        return combining.majority_vote(outputs, one_hot=self.settings.output == "one_hot")
+
+
+class MaxConfidenceCombiner(Combiner):
+    """Per row, the output of the child most confident in its top class."""
+
+    settings_type = MaxConfidenceSettings
+
+    def combine(self, outputs: list[Array]) -> Array:
+        return combining.max_confidence(outputs)
