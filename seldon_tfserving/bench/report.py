@@ -1,0 +1,137 @@
+"""The bench's results as a table (README-ready markdown), a JSON document and a PNG chart."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seldon_tfserving.bench.harness import LatencyStats, LoadResult
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One target at one payload and concurrency; the ratio compares p50 with the direct call."""
+
+    target: str
+    protocol: str
+    payload: str
+    concurrency: int
+    stats: LatencyStats
+    requests_per_second: float
+    errors: dict[str, int] = field(default_factory=dict)
+    #: p50 latency / p50 of TF Serving called directly with the same protocol (None: no baseline)
+    ratio_to_direct: float | None = None
+
+    @classmethod
+    def of(cls, target: str, protocol: str, payload: str, result: LoadResult) -> Measurement:
+        return cls(
+            target,
+            protocol,
+            payload,
+            result.concurrency,
+            result.stats,
+            result.requests_per_second,
+            dict(result.errors),
+        )
+
+
+#: The direct call each protocol's targets are compared with.
+BASELINE_FOR_PROTOCOL = {"grpc": "tfserving grpc", "rest": "tfserving rest"}
+
+
+def with_ratios(measurements: Sequence[Measurement]) -> list[Measurement]:
+    """Fill `ratio_to_direct` from the baseline of the same protocol, payload and concurrency."""
+    baselines = {
+        (m.protocol, m.payload, m.concurrency): m.stats.p50_ms
+        for m in measurements
+        if m.target == BASELINE_FOR_PROTOCOL.get(m.protocol)
+    }
+    out = []
+    for m in measurements:
+        base = baselines.get((m.protocol, m.payload, m.concurrency))
+        ratio = m.stats.p50_ms / base if base and not math.isnan(base) else None
+        out.append(Measurement(**{**_fields(m), "ratio_to_direct": ratio}))
+    return out
+
+
+def _fields(m: Measurement) -> dict[str, Any]:
+    return {name: getattr(m, name) for name in Measurement.__dataclass_fields__}
+
+
+def machine_description() -> dict[str, Any]:
+    """The machine the numbers came from: CPU model, cores, memory, Python."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem_kib = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal:")
+        )
+        memory = f"{mem_kib / 1024 / 1024:.0f} GiB"
+    except (OSError, StopIteration, ValueError):
+        memory = "unknown"
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory": memory,
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+    }
+
+
+def to_json(
+    measurements: Sequence[Measurement], settings: dict[str, Any], command: str
+) -> dict[str, Any]:
+    return {
+        "command": command,
+        "machine": machine_description(),
+        "settings": settings,
+        "baseline": "p50 latency ratio to TF Serving called directly with the same protocol",
+        "results": [_without_nan(asdict(m)) for m in measurements],
+    }
+
+
+def _without_nan(value: Any) -> Any:
+    """JSON has no NaN: a statistic with no samples is written as null."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _without_nan(v) for k, v in value.items()}
+    return value
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
+
+
+def _ms(value: float) -> str:
+    if math.isnan(value):
+        return "-"
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
+def markdown_table(measurements: Sequence[Measurement]) -> str:
+    """One row per target, payload and concurrency, in the order they were measured."""
+    lines = [
+        "| payload | target | conc. | p50 ms | p90 ms | p99 ms | req/s | x direct | errors |",
+        "|---|---|--:|--:|--:|--:|--:|--:|---|",
+    ]
+    for m in measurements:
+        ratio = "-" if m.ratio_to_direct is None else f"{m.ratio_to_direct:.2f}"
+        errors = ", ".join(f"{k}: {v}" for k, v in sorted(m.errors.items())) or "0"
+        lines.append(
+            f"| {m.payload} | {m.target} | {m.concurrency} | {_ms(m.stats.p50_ms)} | "
+            f"{_ms(m.stats.p90_ms)} | {_ms(m.stats.p99_ms)} | {m.requests_per_second:.0f} | "
+            f"{ratio} | {errors} |"
+        )
+    return "\n".join(lines) + "\n"

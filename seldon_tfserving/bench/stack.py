@@ -1,0 +1,211 @@
+"""The processes a bench run starts on loopback: the backend, the components and a gateway.
+
+Every process gets its own session (so stopping it stops its children), a log file, and a
+bounded wait until it answers; a process that dies while starting fails the run with its log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import requests
+
+logger = logging.getLogger(__name__)
+
+#: Seconds a process may take to answer after it starts (TensorFlow imports are slow on 2 cores).
+START_TIMEOUT_S = 180.0
+LOOPBACK = "127.0.0.1"
+
+
+class StartFailed(RuntimeError):
+    """A bench process exited or did not answer in time; the message has its log's tail."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection((LOOPBACK, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def _program(name: str) -> str:
+    """A console script of this venv (next to the running interpreter)."""
+    return str(Path(sys.executable).parent / name)
+
+
+@dataclass
+class BenchProcess:
+    """One child process with its log; `stop()` ends its whole process group."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def wait_until(self, ready: Callable[[], bool], timeout_s: float = START_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise StartFailed(f"{self.name} exited:\n{self.log_tail()}")
+            try:
+                if ready():
+                    return
+            except (requests.RequestException, OSError):
+                pass
+            time.sleep(0.2)
+        raise StartFailed(f"{self.name} did not answer in {timeout_s:.0f}s:\n{self.log_tail()}")
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        if self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=timeout_s)
+        except ProcessLookupError:
+            pass
+
+
+@dataclass(frozen=True)
+class BackendAddress:
+    grpc_endpoint: str
+    rest_endpoint: str
+
+
+@dataclass(frozen=True)
+class ComponentAddress:
+    http_port: int
+    grpc_port: int
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.http_port}"
+
+    @property
+    def grpc_endpoint(self) -> str:
+        return f"{LOOPBACK}:{self.grpc_port}"
+
+
+class BenchStack:
+    """Starts the bench's processes and stops every one of them on exit, in reverse order."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.processes: list[BenchProcess] = []
+
+    def __enter__(self) -> BenchStack:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.stop_all()
+
+    def stop_all(self) -> None:
+        while self.processes:
+            self.processes.pop().stop()
+
+    def spawn(
+        self, name: str, argv: Sequence[str], env: dict[str, str] | None = None
+    ) -> BenchProcess:
+        log_path = self.log_dir / f"{name}.log"
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(
+                list(argv),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **(env or {})},
+                start_new_session=True,
+            )
+        started = BenchProcess(name, process, log_path)
+        self.processes.append(started)
+        logger.info("started %s (pid %d), log %s", name, process.pid, log_path)
+        return started
+
+    def start_backend(self, model_config: Path, models: Sequence[str]) -> BackendAddress:
+        """`seldon-tfserving serve-models` with the models' config; waits for every model."""
+        grpc_port, rest_port = free_port(), free_port()
+        process = self.spawn(
+            "backend",
+            [
+                _program("seldon-tfserving"),
+                "serve-models",
+                f"--port={grpc_port}",
+                f"--rest_api_port={rest_port}",
+                f"--model_config_file={model_config}",
+            ],
+        )
+        rest = f"http://{LOOPBACK}:{rest_port}"
+
+        def available(model: str) -> bool:
+            reply = requests.get(f"{rest}/v1/models/{model}", timeout=2)
+            states = [v.get("state") for v in reply.json().get("model_version_status", [])]
+            return reply.ok and "AVAILABLE" in states
+
+        process.wait_until(lambda: port_open(grpc_port) and all(available(m) for m in models))
+        return BackendAddress(f"{LOOPBACK}:{grpc_port}", rest)
+
+    def start_component(
+        self,
+        name: str,
+        interface: str,
+        parameters: Sequence[dict[str, str]] = (),
+        service_type: str = "MODEL",
+        threads: int = 8,
+    ) -> ComponentAddress:
+        """A real `seldon-core-microservice` hosting one of our classes; waits for /health/ping."""
+        address = ComponentAddress(free_port(), free_port())
+        argv = [
+            _program("seldon-core-microservice"),
+            interface,
+            "--service-type",
+            service_type,
+            "--http-port",
+            str(address.http_port),
+            "--grpc-port",
+            str(address.grpc_port),
+            "--metrics-port",
+            str(free_port()),
+            "--threads",
+            str(threads),
+            "--grpc-threads",
+            str(threads),
+        ]
+        if parameters:
+            argv += ["--parameters", json.dumps(list(parameters))]
+        process = self.spawn(name, argv)
+        process.wait_until(
+            lambda: (
+                port_open(address.grpc_port)
+                and requests.get(f"{address.http_url}/health/ping", timeout=2).ok
+            )
+        )
+        return address
