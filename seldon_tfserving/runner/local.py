@@ -1,0 +1,288 @@
+"""`LocalRunner`: a SeldonDeployment YAML run on this machine the way a cluster would run it.
+
+Backends first (the TF Serving containers), then the graph's components, then the gateway in
+front; everything stops on `stop()` or leaving the `with` block. A child that dies later is
+reported and the gateway marks the graph nodes it served as down, so they answer 503.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+from seldon_tfserving.deploy.model import load_documents
+from seldon_tfserving.runner.errors import StartupError
+from seldon_tfserving.runner.plan import RunPlan, find_programs, plan_run
+from seldon_tfserving.runner.processes import Child, Supervisor
+from seldon_tfserving.runner.progress import FAILED, READY, STARTING, STOPPED, ProgressBoard
+from seldon_tfserving.runner.readiness import backend_ready, component_ready
+
+if TYPE_CHECKING:
+    from seldon_tfserving.gateway.server import Gateway
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_READY_TIMEOUT_S = 180.0
+POLL_INTERVAL_S = 0.2
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class ChildFailure:
+    """A child that exited while it should have been serving."""
+
+    name: str
+    returncode: int
+    #: endpoint keys of the graph nodes that went down with it
+    nodes: tuple[str, ...]
+    log_path: Path
+
+
+class LocalRunner:
+    """Start a graph's processes and its gateway; a context manager that always cleans up."""
+
+    def __init__(
+        self,
+        graph: Path,
+        *,
+        volumes: Mapping[str, Path] | None = None,
+        host: str = "127.0.0.1",
+        http_port: int = 0,
+        grpc_port: int = 0,
+        predictor: str | None = None,
+        log_dir: Path | None = None,
+        ready_timeout: float = DEFAULT_READY_TIMEOUT_S,
+        progress: ProgressBoard | None = None,
+        gateway_settings: Any = None,
+    ) -> None:
+        self.graph = Path(graph)
+        self.volumes = {name: Path(path).resolve() for name, path in (volumes or {}).items()}
+        self.host = host
+        self.http_port = http_port or free_port(host)
+        self.grpc_port = grpc_port or free_port(host)
+        self.predictor = predictor
+        self.ready_timeout = ready_timeout
+        self.progress = progress or ProgressBoard(None)
+        self.gateway_settings = gateway_settings
+        self.log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="seldon-up-"))
+        self._scratch = tempfile.TemporaryDirectory(prefix="seldon-up-scratch-")
+        self.plan: RunPlan | None = None
+        self.gateway: Gateway | None = None
+        self.failures: list[ChildFailure] = []
+        self._failure_lock = threading.Lock()
+        self.supervisor = Supervisor(self.log_dir, self._child_exited)
+
+    # -- the public face -------------------------------------------------------------------
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.http_port}"
+
+    @property
+    def grpc_target(self) -> str:
+        return f"{self.host}:{self.grpc_port}"
+
+    def start(self) -> Self:
+        """Plan, start every child, wait until all are ready, then open the gateway.
+
+        Raises PlanError (bad manifest) or StartupError (a child failed or timed out), after
+        stopping whatever had started.
+        """
+        try:
+            self.plan = self._make_plan()
+            self._materialise(self.plan)
+            self._start_all(
+                [
+                    (b.name, "backend", b.argv, {}, _probe(backend_ready, b))
+                    for b in self.plan.backends
+                ]
+            )
+            self._start_all(
+                [
+                    (c.key, "component", c.argv, c.env, _probe(component_ready, c))
+                    for c in self.plan.components
+                ]
+            )
+            self._start_gateway(self.plan)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop the gateway, then every child (TERM, then KILL after a grace period)."""
+        if self.gateway is not None:
+            try:
+                self.gateway.stop()
+            finally:
+                self.gateway = None
+                self.progress.set("gateway", "gateway", STOPPED)
+        self.supervisor.stop_all()
+        for name, child in self.supervisor.children.items():
+            if self.progress.state(name) != FAILED:
+                self.progress.set(child.kind, name, STOPPED)
+        self._scratch.cleanup()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def child(self, name: str) -> Child:
+        """A running child by name: a backend's `deployment/predictor/container` or a node key."""
+        return self.supervisor.children[name]
+
+    def restart_backend(self, name: str | None = None) -> float:
+        """Restart a backend on the same ports (e.g. to load a changed model config) and wait
+        until it serves again; returns how long it was away, in seconds."""
+        plan = self._require_plan()
+        backend = next((b for b in plan.backends if name in (None, b.name)), None)
+        if backend is None:
+            raise KeyError(f"no backend {name!r}")
+        began = time.monotonic()
+        self.progress.set("backend", backend.name, STARTING, "restarting")
+        child = self.supervisor.restart(backend.name)
+        self._wait_ready([(backend.name, "backend", child, _probe(backend_ready, backend))])
+        return time.monotonic() - began
+
+    def wait_for_failure(self, timeout_s: float) -> ChildFailure | None:
+        """The first failure reported within `timeout_s` (None if nothing failed)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._failure_lock:
+                if self.failures:
+                    return self.failures[0]
+            time.sleep(POLL_INTERVAL_S)
+        return None
+
+    # -- the steps -------------------------------------------------------------------------
+
+    def _make_plan(self) -> RunPlan:
+        return plan_run(
+            load_documents(self.graph),
+            volumes=self.volumes,
+            scratch_dir=Path(self._scratch.name),
+            allocate_port=lambda: free_port(self.host),
+            programs=find_programs(),
+            predictor=self.predictor,
+        )
+
+    def _require_plan(self) -> RunPlan:
+        if self.plan is None:
+            raise RuntimeError("the runner has not started")
+        return self.plan
+
+    @staticmethod
+    def _materialise(plan: RunPlan) -> None:
+        for folder in plan.folders:
+            folder.mkdir(parents=True, exist_ok=True)
+        for path, text in plan.files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+
+    def _start_all(
+        self,
+        specs: Sequence[tuple[str, str, Sequence[str], Mapping[str, str], Callable[[], bool]]],
+    ) -> None:
+        """Start a group of children together and wait until each is ready."""
+        started = []
+        for name, kind, argv, env, ready in specs:
+            self.progress.set(kind, name, STARTING)
+            started.append((name, kind, self.supervisor.start(name, argv, env, kind), ready))
+        self._wait_ready(started)
+
+    def _wait_ready(self, pending: Sequence[tuple[str, str, Child, Callable[[], bool]]]) -> None:
+        deadline = time.monotonic() + self.ready_timeout
+        waiting = list(pending)
+        while waiting:
+            for item in list(waiting):
+                name, kind, child, ready = item
+                if not child.running():
+                    code = child.process.returncode if child.process else -1
+                    self.progress.set(kind, name, FAILED, f"exited with {code}")
+                    raise StartupError(
+                        f"{kind} {name} exited with {code} while starting "
+                        f"(log: {child.log_path}):\n{child.log_tail()}"
+                    )
+                if ready():
+                    self.progress.set(kind, name, READY)
+                    waiting.remove(item)
+            if waiting and time.monotonic() > deadline:
+                for name, kind, _, _ in waiting:
+                    self.progress.set(kind, name, FAILED, "not ready in time")
+                name, kind, child, _ = waiting[0]
+                raise StartupError(
+                    f"{kind} {name} not ready after {self.ready_timeout:.0f} s "
+                    f"(log: {child.log_path}):\n{child.log_tail()}"
+                )
+            if waiting:
+                time.sleep(POLL_INTERVAL_S)
+
+    def _start_gateway(self, plan: RunPlan) -> None:
+        from seldon_tfserving.gateway.server import Gateway
+
+        self.progress.set("gateway", "gateway", STARTING)
+        gateway = Gateway(
+            plan.deployments,
+            plan.endpoints,
+            host=self.host,
+            http_port=self.http_port,
+            grpc_port=self.grpc_port,
+            settings=self.gateway_settings,
+        )
+        gateway.start()
+        self.gateway = gateway
+        # a child may have died while the gateway was starting: tell it now
+        with self._failure_lock:
+            failures = list(self.failures)
+        for failure in failures:
+            self._mark_down(failure)
+        self.progress.set("gateway", "gateway", READY, f"{self.http_url}  grpc {self.grpc_target}")
+
+    # -- failures --------------------------------------------------------------------------
+
+    def _child_exited(self, child: Child, returncode: int) -> None:
+        """The watcher's report: record it, show it, and take the child's nodes down."""
+        plan = self.plan
+        nodes: tuple[str, ...] = (child.name,)
+        if plan is not None:
+            backend = next((b for b in plan.backends if b.name == child.name), None)
+            if backend is not None:
+                nodes = backend.serves
+        failure = ChildFailure(child.name, returncode, nodes, child.log_path)
+        with self._failure_lock:
+            self.failures.append(failure)
+        logger.warning("%s exited with %s (log: %s)", child.name, returncode, child.log_path)
+        self.progress.set(child.kind, child.name, FAILED, f"exited with {returncode}")
+        if self.gateway is not None:
+            self._mark_down(failure)
+
+    def _mark_down(self, failure: ChildFailure) -> None:
+        assert self.gateway is not None
+        reason = f"{failure.name} exited with {failure.returncode}"
+        for key in failure.nodes:
+            self.gateway.mark_down(key, reason)
+
+
+def _probe(check: Callable[[Any], bool], target: Any) -> Callable[[], bool]:
+    return lambda: check(target)

@@ -1,0 +1,58 @@
+"""When a child counts as ready, as a cluster's readiness probes would decide.
+
+A backend is ready when its gRPC port accepts connections and, with a REST face, each of its
+models reports a version AVAILABLE; a component when `/health/status` answers 200 (which a
+TfServingModel only does once its TF Serving answers) and its gRPC port is open.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import requests
+
+from seldon_tfserving.runner.plan import BackendProcess, ComponentProcess
+
+PROBE_TIMEOUT_S = 2.0
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.3):
+            return True
+    except OSError:
+        return False
+
+
+def model_available(rest_port: int, model: str) -> bool:
+    try:
+        reply = requests.get(
+            f"http://127.0.0.1:{rest_port}/v1/models/{model}", timeout=PROBE_TIMEOUT_S
+        )
+        if not reply.ok:
+            return False
+        statuses = reply.json().get("model_version_status") or []
+    except (requests.RequestException, ValueError):
+        return False
+    return any(status.get("state") == "AVAILABLE" for status in statuses)
+
+
+def backend_ready(backend: BackendProcess) -> bool:
+    if not port_open("127.0.0.1", backend.grpc_port):
+        return False
+    if backend.rest_port is None:
+        return True
+    if not backend.models:
+        return port_open("127.0.0.1", backend.rest_port)
+    return all(model_available(backend.rest_port, model) for model in backend.models)
+
+
+def component_ready(component: ComponentProcess) -> bool:
+    endpoint = component.endpoint
+    if not port_open(endpoint.host, endpoint.grpc_port):
+        return False
+    try:
+        reply = requests.get(f"{endpoint.http_url}/health/status", timeout=PROBE_TIMEOUT_S)
+    except requests.RequestException:
+        return False
+    return reply.status_code == 200
