@@ -290,4 +290,32 @@ def _check_class_parameters(
                     f"add {{name: {name}, type: {spec.seldon_types[0]}, value: ...}}",
                 )
             )
-    return findings
+    return findings or _check_settings_build(node, path, component)
+
+
+def _check_settings_build(
+    node: Mapping[str, Any], path: str, component: components.ComponentClass
+) -> list[Finding]:
+    """Build the class's settings from the typed values, as the class does at start-up."""
+    raw_parameters = list(node.get("parameters") or ())
+    try:
+        values = {
+            str(p["name"]): components.parse_seldon_value(str(p["type"]), str(p["value"]))
+            for p in raw_parameters
+        }
+    except ValueError:
+        return []  # reported by the parameter type rule
+    try:
+        component.build_settings(values)
+    except ValueError as error:
+        parameter = getattr(error, "parameter", None)
+        index = next((i for i, p in enumerate(raw_parameters) if p["name"] == parameter), None)
+        where = f"{path}.parameters" + (f"[{index}].value" if index is not None else "")
+        return [
+            Finding(
+                where,
+                f"{component.name} would refuse to start: {error}",
+                f"change {parameter!r} as the message says" if parameter else "fix the parameters",
+            )
+        ]
+    return []

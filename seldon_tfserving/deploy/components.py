@@ -12,9 +12,11 @@ wrapper image follows (s2i/.s2i/environment, s2i/Dockerfile):
   container as PREDICTIVE_UNIT_PARAMETERS; the runner passes `--parameters`).
 
 Each class exposes `settings_type`, a frozen dataclass whose field names are the accepted
-parameter names and whose field types give the Seldon parameter type (int -> INT,
-float -> FLOAT or DOUBLE, str -> STRING, bool -> BOOL). Settings are imported lazily, so
-validating a manifest never imports TensorFlow.
+parameter names; a field's Seldon type is its metadata `seldon_type` (policies/parameters.py)
+or else follows its annotation (int -> INT, float -> FLOAT/DOUBLE, str -> STRING,
+bool -> BOOL). The validator then builds the settings as the class does at start-up
+(`from_parameters`, or `parse_settings`), so a value the class would refuse is refused
+here. Settings are imported lazily and never import TensorFlow.
 """
 
 from __future__ import annotations
@@ -68,16 +70,21 @@ class ComponentClass:
 
     def parameters(self) -> dict[str, ParameterSpec]:
         """Accepted parameter name -> spec, read from the settings dataclass."""
-        try:
-            settings = self.settings_type()
-        except (ModuleNotFoundError, AttributeError):
-            if self.name in _INTERIM_PARAMETERS:  # TODO: drop when the classes have landed
-                return {
-                    name: ParameterSpec(name, _SELDON_TYPES[kind])
-                    for name, kind in _INTERIM_PARAMETERS[self.name].items()
-                }
-            raise
-        return parameters_of(settings)
+        return parameters_of(self.settings_type())
+
+    def build_settings(self, values: Mapping[str, Any]) -> None:
+        """Build the settings from typed values exactly as the class does at start-up.
+
+        Raises the class's ConfigurationError (a ValueError naming the parameter) when the
+        component would refuse to start.
+        """
+        settings = self.settings_type()
+        from_parameters = getattr(settings, "from_parameters", None)
+        if from_parameters is not None:
+            from_parameters(**values)
+            return
+        parameters = importlib.import_module(f"{PACKAGE}.policies.parameters")
+        parameters.parse_settings(settings, values)
 
 
 def _component(
@@ -104,53 +111,6 @@ COMPONENTS: dict[str, ComponentClass] = {
 }
 
 
-#: Interim: the agreed parameter names, used only while a class's module has not landed yet.
-_INTERIM_PARAMETERS: dict[str, dict[str, type]] = {
-    "TfServingModel": {
-        "grpc_endpoint": str,
-        "rest_endpoint": str,
-        "model_name": str,
-        "signature_name": str,
-        "model_input": str,
-        "model_output": str,
-        "transport": str,
-        "model_version": int,
-        "version_label": str,
-        "timeout_ms": int,
-        "max_retries": int,
-        "max_message_bytes": int,
-        "ready_timeout_s": float,
-    },
-    "ABTestRouter": {
-        "ratio_a": float,
-        "n_children": int,
-        "weights": str,
-        "seed": int,
-        "sticky_key": str,
-        "state_path": str,
-    },
-    "EpsilonGreedyRouter": {
-        "n_branches": int,
-        "epsilon": float,
-        "best_branch": int,
-        "seed": int,
-        "state_path": str,
-    },
-    "ThompsonSamplingRouter": {
-        "n_branches": int,
-        "alpha0": float,
-        "beta0": float,
-        "seed": int,
-        "state_path": str,
-    },
-    "UCB1Router": {"n_branches": int, "state_path": str},
-    "MeanCombiner": {},
-    "WeightedMeanCombiner": {"weights": str},
-    "MajorityVoteCombiner": {"output": str},
-    "MaxConfidenceCombiner": {},
-}
-
-
 def component_named(model_name: str) -> ComponentClass | None:
     """Our class for a MODEL_NAME value (`seldon_tfserving.ABTestRouter` or `ABTestRouter`)."""
     short = model_name.removeprefix(f"{PACKAGE}.")
@@ -169,6 +129,35 @@ def container_env(container: Mapping[str, Any]) -> dict[str, str]:
         if isinstance(entry, Mapping) and "value" in entry:
             env[str(entry.get("name"))] = str(entry["value"])
     return env
+
+
+#: Seldon's own BOOL spelling (seldon_core.microservice.parse_parameters uses strtobool).
+_TRUE = ("y", "yes", "t", "true", "on", "1")
+_FALSE = ("n", "no", "f", "false", "off", "0")
+#: Manifest types that feed a field declared with metadata `seldon_type`.
+_MANIFEST_TYPES: dict[str, tuple[str, ...]] = {
+    "INT": ("INT",),
+    "FLOAT": ("FLOAT", "DOUBLE", "INT"),
+    "DOUBLE": ("FLOAT", "DOUBLE", "INT"),
+    "STRING": ("STRING",),
+    "BOOL": ("BOOL",),
+}
+
+
+def parse_seldon_value(seldon_type: str, value: str) -> int | float | str | bool:
+    """A parameter value as `seldon-core-microservice` converts it (ValueError if it cannot)."""
+    if seldon_type == "INT":
+        return int(value)
+    if seldon_type in ("FLOAT", "DOUBLE"):
+        return float(value)
+    if seldon_type == "BOOL":
+        lowered = value.lower()
+        if lowered in _TRUE or lowered in _FALSE:
+            return lowered in _TRUE
+        raise ValueError(f"{value!r} is not a truth value")
+    if seldon_type == "STRING":
+        return value
+    raise ValueError(f"unknown parameter type {seldon_type!r}")
 
 
 _SELDON_TYPES: dict[Any, tuple[str, ...]] = {
@@ -203,7 +192,12 @@ def parameters_of(settings: type[Any]) -> dict[str, ParameterSpec]:
     for field in dataclasses.fields(settings):
         if not field.init:
             continue
-        seldon_types, choices = _seldon_types(hints.get(field.name, field.type))
+        declared = field.metadata.get("seldon_type")
+        choices: tuple[str, ...]
+        if declared in _MANIFEST_TYPES:
+            seldon_types, choices = _MANIFEST_TYPES[declared], ()
+        else:
+            seldon_types, choices = _seldon_types(hints.get(field.name, field.type))
         required = (
             field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
         )

@@ -13,8 +13,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from seldon_tfserving.deploy import traffic
+from seldon_tfserving.deploy.components import parse_seldon_value
 from seldon_tfserving.deploy.findings import Finding, child_path
-from seldon_tfserving.deploy.model import PARAMETER_TYPES, Parameter
+from seldon_tfserving.deploy.model import PARAMETER_TYPES
 
 NODE_TYPES = ("MODEL", "ROUTER", "COMBINER", "TRANSFORMER", "OUTPUT_TRANSFORMER", "UNKNOWN_TYPE")
 BUILTIN_IMPLEMENTATIONS = (
@@ -290,33 +291,32 @@ def _check_parameters(node: Mapping[str, Any], path: str) -> list[Finding]:
     names: set[str] = set()
     for index, raw in enumerate(node.get("parameters") or ()):
         where = f"{path}.parameters[{index}]"
-        parameter = Parameter(str(raw["name"]), str(raw["type"]), str(raw["value"]))
-        if parameter.name in names:
+        name, kind, value = str(raw["name"]), str(raw["type"]), str(raw["value"])
+        if name in names:
             findings.append(
                 Finding(
                     f"{where}.name",
-                    f"parameter {parameter.name!r} given twice",
+                    f"parameter {name!r} given twice",
                     "keep one entry per parameter name",
                 )
             )
-        names.add(parameter.name)
-        if parameter.type not in PARAMETER_TYPES:
+        names.add(name)
+        if kind not in PARAMETER_TYPES:
             findings.append(
                 Finding(
-                    f"{where}.type",
-                    f"unknown parameter type {parameter.type!r}",
-                    one_of(PARAMETER_TYPES),
+                    f"{where}.type", f"unknown parameter type {kind!r}", one_of(PARAMETER_TYPES)
                 )
             )
             continue
         try:
-            parameter.parsed()
+            parse_seldon_value(kind, value)
         except ValueError:
             findings.append(
                 Finding(
                     f"{where}.value",
-                    f"{parameter.name}: {parameter.value!r} does not parse as {parameter.type}",
-                    _parse_fix(parameter.type),
+                    f"{name}: {value!r} does not parse as {kind} (Seldon refuses it: "
+                    "MICROSERVICE_BAD_PARAMETER)",
+                    _parse_fix(kind),
                 )
             )
     if node.get("implementation") == "RANDOM_ABTEST" and "ratioA" not in names:
@@ -335,5 +335,5 @@ def _parse_fix(parameter_type: str) -> str:
         "INT": "write a whole number such as '3', or declare the type it is",
         "FLOAT": "write a number such as '0.5', or declare the type it is",
         "DOUBLE": "write a number such as '0.5', or declare the type it is",
-        "BOOL": "write 'true' or 'false', or declare the type it is",
+        "BOOL": "write true or false (or yes/no, 1/0), or declare the type it is",
     }.get(parameter_type, "declare the type the value is")
