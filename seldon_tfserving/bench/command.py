@@ -1,0 +1,178 @@
+"""`seldon-tfserving bench`: every serving path against the same backend, model and payload.
+
+Exports the bench models, starts the backend, one TfServingModel component per model and the
+gateway's graphs, then runs closed-loop clients against each target at each concurrency and
+writes a table (stdout), `results.json` and `results.png`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from seldon_tfserving.bench.harness import run_closed_loop
+from seldon_tfserving.bench.models import (
+    BENCH_MODELS,
+    BenchModel,
+    export_bench_models,
+    model_config,
+)
+from seldon_tfserving.bench.progress import ProgressBar
+from seldon_tfserving.bench.report import (
+    Measurement,
+    markdown_table,
+    to_json,
+    with_ratios,
+    write_json,
+)
+from seldon_tfserving.bench.stack import BenchStack, StartFailed
+from seldon_tfserving.bench.suite import (
+    TARGET_GROUPS,
+    GraphEntry,
+    direct_targets,
+    graph_targets,
+    wrapper_parameters,
+    wrapper_targets,
+)
+from seldon_tfserving.bench.targets import Target
+
+logger = logging.getLogger(__name__)
+
+#: (duration, warm-up) seconds per measurement: the full run, and --quick (under a minute).
+FULL_TIMING = (5.0, 1.0)
+QUICK_TIMING = (0.5, 0.2)
+PAYLOADS = tuple(m.payload_label for m in BENCH_MODELS)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--quick", action="store_true", help="short windows: done in about a minute"
+    )
+    parser.add_argument("--duration", type=float, help="seconds measured per target and level")
+    parser.add_argument("--warmup", type=float, help="seconds of unmeasured calls before each")
+    parser.add_argument(
+        "--concurrency", type=int, nargs="+", default=[1, 8], help="closed-loop clients"
+    )
+    parser.add_argument("--payloads", nargs="+", choices=PAYLOADS, default=list(PAYLOADS))
+    parser.add_argument("--targets", nargs="+", choices=TARGET_GROUPS, default=list(TARGET_GROUPS))
+    parser.add_argument(
+        "--component-threads",
+        type=int,
+        default=8,
+        help="REST and gRPC threads of each seldon-core-microservice (its defaults are 1 and 1)",
+    )
+    parser.add_argument("--output", type=Path, default=Path("bench-results"), help="result dir")
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    duration, warmup = QUICK_TIMING if args.quick else FULL_TIMING
+    duration = args.duration if args.duration is not None else duration
+    warmup = args.warmup if args.warmup is not None else warmup
+    models = tuple(m for m in BENCH_MODELS if m.payload_label in args.payloads)
+    output: Path = args.output
+    output.mkdir(parents=True, exist_ok=True)
+    command = "seldon-tfserving " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "bench"
+    settings: dict[str, Any] = {
+        "duration_s": duration,
+        "warmup_s": warmup,
+        "concurrency": list(args.concurrency),
+        "payloads": [m.payload_label for m in models],
+        "component_threads": args.component_threads,
+        "dtype": "float32",
+    }
+    with tempfile.TemporaryDirectory(prefix="seldon-tfserving-bench-") as workdir:
+        try:
+            measurements = _measure(models, args, Path(workdir), output, duration, warmup)
+        except StartFailed as error:
+            print(f"bench: a process did not start: {error}", file=sys.stderr)
+            return 1
+    measurements = with_ratios(measurements)
+    document = to_json(measurements, settings, command)
+    write_json(output / "results.json", document)
+    from seldon_tfserving.bench.chart import write_chart
+
+    machine = document["machine"]
+    title = (
+        f"seldon-tfserving bench: {machine['cpu']}, {machine['cores']} cores, "
+        f"{machine['memory']}; {duration:g}s per measurement"
+    )
+    write_chart(output / "results.png", measurements, title)
+    print(markdown_table(measurements))
+    print(f"results: {output / 'results.json'}, chart: {output / 'results.png'}")
+    failed = [m for m in measurements if m.stats.count == 0]
+    return 1 if failed else 0
+
+
+def _measure(
+    models: tuple[BenchModel, ...],
+    args: argparse.Namespace,
+    workdir: Path,
+    output: Path,
+    duration: float,
+    warmup: float,
+) -> list[Measurement]:
+    log_dir = output / "logs"
+    log_dir.mkdir(exist_ok=True)
+    print("exporting the bench models ...", file=sys.stderr)
+    base = export_bench_models(workdir / "models", models)
+    config = workdir / "models.config"
+    config.write_text(model_config(base, models))
+    with BenchStack(log_dir) as stack:
+        print("starting the backend and the components ...", file=sys.stderr)
+        backend = stack.start_backend(config, [m.name for m in models])
+        plan: list[tuple[BenchModel, Target]] = []
+        components = {
+            m.name: stack.start_component(
+                f"wrapper-{m.name}",
+                "seldon_tfserving.TfServingModel",
+                wrapper_parameters(m, backend),
+                threads=args.component_threads,
+            )
+            for m in models
+            if "wrapper" in args.targets or "graph" in args.targets
+        }
+        graphs: dict[str, list[GraphEntry]] = {}
+        if "graph" in args.targets:
+            from seldon_tfserving.bench.graphs import start_graphs
+
+            graphs = start_graphs(stack, models, components, args.component_threads)
+        for model in models:
+            if "direct" in args.targets:
+                plan += [(model, t) for t in direct_targets(model, backend)]
+            if "wrapper" in args.targets:
+                plan += [(model, t) for t in wrapper_targets(model, components[model.name])]
+            if "graph" in args.targets:
+                plan += [(model, t) for t in graph_targets(model, graphs[model.name])]
+        return _run_plan(plan, args.concurrency, duration, warmup)
+
+
+def _run_plan(
+    plan: list[tuple[BenchModel, Target]], levels: list[int], duration: float, warmup: float
+) -> list[Measurement]:
+    progress = ProgressBar(len(plan) * len(levels))
+    measurements = []
+    try:
+        for model, target in plan:
+            for level in levels:
+                progress.begin_step(f"{model.payload_label} {target.name} c={level}")
+                try:
+                    result = run_closed_loop(
+                        target.open_call, level, duration, warmup, on_tick=progress.update
+                    )
+                except RuntimeError as error:
+                    logger.warning("%s at %s failed: %s", target.name, model.payload_label, error)
+                    progress.end_step()
+                    continue
+                measurements.append(
+                    Measurement.of(target.name, target.protocol, model.payload_label, result)
+                )
+                progress.end_step()
+    finally:
+        progress.close()
+    return measurements
