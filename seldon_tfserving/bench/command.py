@@ -46,6 +46,9 @@ logger = logging.getLogger(__name__)
 #: (duration, warm-up) seconds per measurement: the full run, and --quick (under a minute).
 FULL_TIMING = (5.0, 1.0)
 QUICK_TIMING = (0.5, 0.2)
+#: A slow target's window is stretched until each client made this many calls, up to MAX_WINDOW_S.
+MIN_CALLS_PER_CLIENT = 2
+MAX_WINDOW_S = 5.0
 PAYLOADS = tuple(m.payload_label for m in BENCH_MODELS)
 
 
@@ -163,7 +166,13 @@ def _run_plan(
                 progress.begin_step(f"{model.payload_label} {target.name} c={level}")
                 try:
                     result = run_closed_loop(
-                        target.open_call, level, duration, warmup, on_tick=progress.update
+                        target.open_call,
+                        level,
+                        duration,
+                        warmup,
+                        on_tick=progress.update,
+                        min_samples=MIN_CALLS_PER_CLIENT * level,
+                        max_duration_s=max(3 * duration, MAX_WINDOW_S),
                     )
                 except RuntimeError as error:
                     logger.warning("%s at %s failed: %s", target.name, model.payload_label, error)

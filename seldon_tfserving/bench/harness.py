@@ -87,6 +87,8 @@ class _Worker:
         self.open_call = open_call
         self.latencies_s: list[float] = []
         self.errors: Counter[str] = Counter()
+        #: calls started inside the measured window
+        self.started = 0
         self.setup_error: Exception | None = None
 
     def loop(self, window: _Window, stop: threading.Event, ready: threading.Barrier) -> None:
@@ -103,6 +105,8 @@ class _Worker:
         clock = time.perf_counter
         while not stop.is_set():
             started = clock()
+            if started >= window.measure_from:
+                self.started += 1
             try:
                 call()
             except Exception as error:  # every failure is counted by kind
@@ -119,12 +123,16 @@ def run_closed_loop(
     duration_s: float,
     warmup_s: float = 0.0,
     on_tick: Callable[[float], None] | None = None,
+    min_samples: int = 0,
+    max_duration_s: float | None = None,
 ) -> LoadResult:
     """Run `concurrency` closed-loop clients for `warmup_s` + `duration_s`; measure the latter.
 
     `open_call` is called once per thread (so each thread owns its session or stub). Calls that
     start during warm-up are not recorded; the window ends when the last in-flight call returns.
     `on_tick(fraction_done)` is called about ten times a second from the calling thread.
+    A slow target is measured past `duration_s` until `min_samples` calls have started in the
+    window (so its percentiles rest on something), but never past `max_duration_s`.
     """
     if concurrency < 1 or duration_s <= 0 or warmup_s < 0:
         raise ValueError("concurrency >= 1, duration_s > 0 and warmup_s >= 0 are required")
@@ -152,11 +160,14 @@ def run_closed_loop(
     measure_from = begin + warmup_s
     window.measure_from = measure_from
     end = measure_from + duration_s
+    hard_end = measure_from + max(duration_s, max_duration_s or duration_s)
     total = warmup_s + duration_s
-    while (now := time.perf_counter()) < end:
+    while (now := time.perf_counter()) < hard_end:
+        if now >= end and sum(w.started for w in workers) >= min_samples:
+            break
         if on_tick is not None:
             on_tick(min(1.0, (now - begin) / total))
-        time.sleep(min(0.1, end - now))
+        time.sleep(0.02 if now >= end else min(0.1, end - now))
     stop.set()
     for thread in threads:
         thread.join()

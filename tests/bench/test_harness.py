@@ -137,3 +137,16 @@ def test_progress_without_a_terminal_writes_one_line_a_step() -> None:
         "[1/2] grpc direct 1x4 c=1",
         "[2/2] rest direct 1x4 c=1",
     ]
+
+
+def test_a_slow_target_is_measured_until_it_has_enough_samples_but_not_forever() -> None:
+    slow = SleepingTarget(0.2)
+    result = run_closed_loop(slow.open_call, 2, duration_s=0.05, min_samples=6, max_duration_s=5)
+    assert result.stats.count >= 6, "three rounds of two clients, though the window was shorter"
+    assert result.elapsed_s < 1.5
+
+    slower = SleepingTarget(0.3)
+    bounded = run_closed_loop(
+        slower.open_call, 1, duration_s=0.05, min_samples=1000, max_duration_s=0.5
+    )
+    assert bounded.elapsed_s < 1.0, "max_duration_s ends the window whatever the count"
