@@ -192,7 +192,9 @@ def _check_node(
                     f"{path}.name",
                     f"Can't find container for Predictive Unit {name!r}",
                     f"add a container named {name!r} to {predictor_path}.componentSpecs[]"
-                    ".spec.containers, or set `implementation` to a prepackaged server",
+                    ".spec.containers (containers now: "
+                    f"{', '.join(sorted(containers)) or 'none'}), or set `implementation` to a "
+                    "prepackaged server",
                 )
             )
         if node_type == "UNKNOWN_TYPE" and not node.get("methods"):
