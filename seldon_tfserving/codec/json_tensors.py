@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 import math
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 from tensorflow.core.framework import types_pb2
@@ -166,7 +166,7 @@ def _leaves(value: Any, shape: tuple[int, ...]) -> Array:
     return leaves
 
 
-def _raise_ragged(value: Any, shape: tuple[int, ...]) -> None:
+def _raise_ragged(value: Any, shape: tuple[int, ...]) -> NoReturn:
     """Find where the nesting departs from `shape` and say so, as TF Serving does."""
 
     def walk(node: Any, level: int) -> None:

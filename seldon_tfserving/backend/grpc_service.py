@@ -1,0 +1,194 @@
+"""TF Serving's gRPC face: `tensorflow.serving.PredictionService` and `ModelService`.
+
+Each method translates protos to the core's calls and back; a ServingError becomes the gRPC
+status it carries, once, here. Deadlines reach TensorFlow as a run timeout, rounded up to a
+power of two milliseconds so that a handful of cached callables cover every caller.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from concurrent import futures
+from typing import Any
+
+import grpc
+from tensorflow_serving.apis import (
+    classification_pb2,
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+    regression_pb2,
+)
+
+from seldon_tfserving.backend import example_methods
+from seldon_tfserving.backend.core import ModelRef, ServingCore
+from seldon_tfserving.codec.tensor_proto import ndarray_to_tensor_proto, tensor_proto_to_ndarray
+from seldon_tfserving.errors import InvalidInput, ServingError, Unimplemented
+
+LOG = logging.getLogger(__name__)
+
+
+def model_ref(spec: Any) -> ModelRef:
+    """Our ModelRef for a `tensorflow.serving.ModelSpec`."""
+    version = int(spec.version.value) if spec.HasField("version") else None
+    return ModelRef(spec.name, version, spec.version_label or None)
+
+
+def timeout_ms_for(context: grpc.ServicerContext) -> int | None:
+    """The caller's remaining deadline in ms, rounded up to a power of two; None if unbounded."""
+    remaining = context.time_remaining()
+    if remaining is None or remaining > 24 * 3600:
+        return None
+    millis = max(int(remaining * 1000), 1)
+    return 1 << (millis - 1).bit_length()
+
+
+def _translated[Response](
+    method: Callable[[Any, Any, grpc.ServicerContext], Response],
+) -> Callable[[Any, Any, grpc.ServicerContext], Response]:
+    """Run a servicer method; abort with the status a ServingError carries."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Response:
+        try:
+            return method(self, request, context)
+        except ServingError as exc:
+            context.abort(exc.grpc_code, exc.message)
+        except Exception as exc:  # noqa: BLE001 - the edge: never lose a request silently
+            LOG.exception("%s failed", method.__name__)
+            context.abort(grpc.StatusCode.INTERNAL, f"{type(exc).__name__}: {exc}")
+        raise AssertionError("unreachable: context.abort raises")
+
+    return wrapper
+
+
+class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):  # type: ignore[misc]
+    """Predict, Classify, Regress and GetModelMetadata over the shared core."""
+
+    def __init__(self, core: ServingCore) -> None:
+        self._core = core
+
+    @_translated
+    def Predict(  # noqa: N802 - gRPC method name
+        self, request: predict_pb2.PredictRequest, context: grpc.ServicerContext
+    ) -> predict_pb2.PredictResponse:
+        inputs = {name: tensor_proto_to_ndarray(t) for name, t in request.inputs.items()}
+        prediction = self._core.predict(
+            model_ref(request.model_spec),
+            request.model_spec.signature_name,
+            inputs,
+            list(request.output_filter),
+            timeout_ms_for(context),
+        )
+        response = predict_pb2.PredictResponse()
+        response.model_spec.name = prediction.model
+        response.model_spec.version.value = prediction.version
+        response.model_spec.signature_name = prediction.signature_name
+        for name, array in prediction.outputs.items():
+            response.outputs[name].CopyFrom(ndarray_to_tensor_proto(array, prediction.dtypes[name]))
+        return response
+
+    @_translated
+    def Classify(  # noqa: N802
+        self, request: classification_pb2.ClassificationRequest, context: grpc.ServicerContext
+    ) -> classification_pb2.ClassificationResponse:
+        answered, result = example_methods.classify(
+            self._core,
+            model_ref(request.model_spec),
+            request.model_spec.signature_name,
+            request.input,
+            timeout_ms_for(context),
+        )
+        response = classification_pb2.ClassificationResponse(result=result)
+        _fill_spec(response.model_spec, answered)
+        return response
+
+    @_translated
+    def Regress(  # noqa: N802
+        self, request: regression_pb2.RegressionRequest, context: grpc.ServicerContext
+    ) -> regression_pb2.RegressionResponse:
+        answered, result = example_methods.regress(
+            self._core,
+            model_ref(request.model_spec),
+            request.model_spec.signature_name,
+            request.input,
+            timeout_ms_for(context),
+        )
+        response = regression_pb2.RegressionResponse(result=result)
+        _fill_spec(response.model_spec, answered)
+        return response
+
+    @_translated
+    def MultiInference(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        raise Unimplemented("MultiInference is not supported by this server")
+
+    @_translated
+    def GetModelMetadata(  # noqa: N802
+        self,
+        request: get_model_metadata_pb2.GetModelMetadataRequest,
+        context: grpc.ServicerContext,
+    ) -> get_model_metadata_pb2.GetModelMetadataResponse:
+        if not request.HasField("model_spec"):
+            raise _invalid("Missing ModelSpec")
+        return self._core.metadata(model_ref(request.model_spec), list(request.metadata_field))
+
+
+class ModelService(model_service_pb2_grpc.ModelServiceServicer):  # type: ignore[misc]
+    """GetModelStatus over the shared core (config reload is not offered)."""
+
+    def __init__(self, core: ServingCore) -> None:
+        self._core = core
+
+    @_translated
+    def GetModelStatus(  # noqa: N802
+        self,
+        request: get_model_status_pb2.GetModelStatusRequest,
+        context: grpc.ServicerContext,
+    ) -> get_model_status_pb2.GetModelStatusResponse:
+        if not request.HasField("model_spec"):
+            raise _invalid("Missing ModelSpec")
+        spec = request.model_spec
+        version = int(spec.version.value) if spec.HasField("version") else None
+        return self._core.status(spec.name, version)
+
+    @_translated
+    def HandleReloadConfigRequest(  # noqa: N802
+        self, request: Any, context: grpc.ServicerContext
+    ) -> Any:
+        raise Unimplemented("HandleReloadConfigRequest is not supported by this server")
+
+
+def _invalid(message: str) -> ServingError:
+    return InvalidInput(message)
+
+
+def _fill_spec(spec: Any, answered: example_methods.Answered) -> None:
+    spec.name = answered.model
+    spec.version.value = answered.version
+    spec.signature_name = answered.signature_name
+
+
+def build_grpc_server(
+    core: ServingCore, port: int, *, max_workers: int, max_request_bytes: int, host: str = "0.0.0.0"
+) -> grpc.Server:
+    """A started-ready (not yet started) gRPC server with both services on `host:port`."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
+        options=[
+            ("grpc.max_receive_message_length", max_request_bytes),
+            ("grpc.max_send_message_length", -1),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+        PredictionService(core), server
+    )
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(core), server)
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"cannot bind the gRPC port {host}:{port}")
+    return server
