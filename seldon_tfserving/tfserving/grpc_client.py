@@ -1,0 +1,197 @@
+"""TF Serving over gRPC: one channel per process, per-call deadlines, retries on UNAVAILABLE.
+
+The channel is opened on first use and re-opened when the process id changes, so a client
+built before gunicorn forks its workers never shares a channel across processes. A channel
+inherited from a parent is dropped, not closed: closing it in the child could block on the
+parent's threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import grpc
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
+
+from seldon_tfserving.codec.tensors import as_tensor_proto
+from seldon_tfserving.errors import DeadlineExceeded, ServingError, Unavailable, error_for_grpc
+from seldon_tfserving.settings import TfServingSettings
+from seldon_tfserving.tfserving.client import (
+    JsonAnswer,
+    ModelSignatures,
+    ModelTarget,
+    PredictCall,
+    PredictResult,
+    Signature,
+    TfServingClient,
+    VersionStatus,
+    elapsed_ms,
+)
+from seldon_tfserving.tfserving.signatures import signatures_from_grpc
+
+logger = logging.getLogger(__name__)
+
+_STATE_NAMES = {
+    state.number: state.name
+    for state in get_model_status_pb2.ModelVersionStatus.State.DESCRIPTOR.values
+}
+
+
+def model_spec(target: ModelTarget, signature_name: str = "") -> model_pb2.ModelSpec:
+    """TF Serving's ModelSpec for `target` (version and label are exclusive, as in TF)."""
+    spec = model_pb2.ModelSpec(name=target.name, signature_name=signature_name)
+    if target.version is not None:
+        spec.version.value = target.version
+    elif target.label is not None:
+        spec.version_label = target.label
+    return spec
+
+
+def build_predict_request(call: PredictCall) -> predict_pb2.PredictRequest:
+    """A PredictRequest; TensorProto inputs are copied in as they came (no numpy round trip)."""
+    request = predict_pb2.PredictRequest(
+        model_spec=model_spec(call.target, call.signature_name),
+        output_filter=list(call.output_filter),
+    )
+    for name, tensor in call.inputs.items():
+        request.inputs[name].CopyFrom(as_tensor_proto(tensor))
+    return request
+
+
+class _Channel:
+    """A channel and its stubs, remembering the process that opened them."""
+
+    def __init__(self, endpoint: str, options: list[tuple[str, Any]]) -> None:
+        self.pid = os.getpid()
+        self.channel = grpc.insecure_channel(endpoint, options=options)
+        self.prediction = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
+        self.models = model_service_pb2_grpc.ModelServiceStub(self.channel)
+
+
+class TfServingGrpcClient(TfServingClient):
+    """TF Serving's PredictionService and ModelService on `settings.grpc_endpoint`."""
+
+    def __init__(self, settings: TfServingSettings) -> None:
+        super().__init__(settings)
+        self._lock = threading.Lock()
+        self._current: _Channel | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return self.settings.grpc_endpoint
+
+    def _channel_options(self) -> list[tuple[str, Any]]:
+        size = self.settings.max_message_bytes
+        return [
+            ("grpc.max_send_message_length", size),
+            ("grpc.max_receive_message_length", size),
+            # Reconnect quickly after TF Serving restarts (gRPC's default backs off to 120 s).
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.min_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 1000),
+            ("grpc.enable_retries", 0),
+        ]
+
+    def _open(self) -> _Channel:
+        current = self._current
+        if current is not None and current.pid == os.getpid():
+            return current
+        with self._lock:
+            current = self._current
+            if current is None or current.pid != os.getpid():
+                if current is not None:
+                    logger.info("process forked: opening a new gRPC channel to %s", self.endpoint)
+                current = _Channel(self.endpoint, self._channel_options())
+                self._current = current
+            return current
+
+    def close(self) -> None:
+        with self._lock:
+            current, self._current = self._current, None
+        if current is not None and current.pid == os.getpid():
+            current.channel.close()
+
+    def _call(self, method: Callable[..., Any], request: Any, what: str) -> Any:
+        """One unary call with the deadline; UNAVAILABLE retried with backoff, then mapped."""
+        delays = self.backoff_delays()
+        while True:
+            try:
+                return method(request, timeout=self.settings.timeout_s)
+            except grpc.RpcError as error:
+                code = error.code()
+                if code == grpc.StatusCode.UNAVAILABLE:
+                    delay = next(delays, None)
+                    if delay is not None:
+                        logger.info("%s: TF Serving unavailable, retrying in %.3fs", what, delay)
+                        time.sleep(delay)
+                        continue
+                raise self._error(code, error.details() or "", what) from None
+
+    def _error(self, code: grpc.StatusCode, details: str, what: str) -> ServingError:
+        if code == grpc.StatusCode.UNAVAILABLE:
+            return Unavailable(
+                f"TF Serving at {self.endpoint} is unavailable ({what}, after "
+                f"{self.settings.max_retries} retries): {details}"
+            )
+        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+            return DeadlineExceeded(
+                f"TF Serving at {self.endpoint} did not answer {what} within "
+                f"{self.settings.timeout_ms} ms"
+            )
+        return error_for_grpc(code, details or f"{what} failed with {code.name}")
+
+    def predict(self, call: PredictCall) -> PredictResult:
+        request = build_predict_request(call)
+        stubs = self._open()
+        started = time.perf_counter()
+        response = self._call(stubs.prediction.Predict, request, "Predict")
+        duration = elapsed_ms(started)
+        spec = response.model_spec
+        return PredictResult(
+            outputs=dict(response.outputs),
+            model_name=spec.name or call.target.name,
+            model_version=int(spec.version.value) if spec.HasField("version") else None,
+            signature_name=spec.signature_name or call.signature_name,
+            duration_ms=duration,
+        )
+
+    def metadata(self, target: ModelTarget) -> ModelSignatures:
+        request = get_model_metadata_pb2.GetModelMetadataRequest(
+            model_spec=model_spec(target), metadata_field=["signature_def"]
+        )
+        response = self._call(self._open().prediction.GetModelMetadata, request, "GetModelMetadata")
+        return signatures_from_grpc(response)
+
+    def status(self, target: ModelTarget) -> list[VersionStatus]:
+        # Labels are resolved by metadata(); GetModelStatus is asked by name (and version).
+        request = get_model_status_pb2.GetModelStatusRequest(
+            model_spec=model_spec(ModelTarget(target.name, target.version))
+        )
+        response = self._call(self._open().models.GetModelStatus, request, "GetModelStatus")
+        return [
+            VersionStatus(
+                version=int(item.version),
+                state=_STATE_NAMES.get(item.state, str(item.state)),
+                error_message=item.status.error_message,
+            )
+            for item in response.model_version_status
+        ]
+
+    def predict_json(
+        self, target: ModelTarget, body: Mapping[str, Any], signature: Signature
+    ) -> JsonAnswer:
+        from seldon_tfserving.tfserving.json_bridge import predict_json_over
+
+        return predict_json_over(self, target, body, signature)
