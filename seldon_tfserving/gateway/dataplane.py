@@ -1,0 +1,253 @@
+"""The one path both external faces share: find the deployment, split traffic, mirror to
+shadows, walk the graph, annotate the response, and time it all (MLServer's dataplane idea).
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from seldon_tfserving.deploy.model import Predictor, SeldonDeployment
+from seldon_tfserving.errors import ConfigurationError, NotFound, ServingError, Unavailable
+from seldon_tfserving.gateway.component_client import (
+    ComponentClient,
+    GrpcChannels,
+    GrpcComponentClient,
+    RestComponentClient,
+)
+from seldon_tfserving.gateway.endpoints import ComponentEndpoint
+from seldon_tfserving.gateway.executor import (
+    DownComponents,
+    NodePlan,
+    PredictorExecutor,
+    RequestContext,
+    Transport,
+    status_label,
+)
+from seldon_tfserving.gateway.metrics import GatewayMetrics
+from seldon_tfserving.gateway.payload import Payload, with_meta
+from seldon_tfserving.gateway.request_logger import RequestLogger
+from seldon_tfserving.gateway.settings import GatewaySettings
+from seldon_tfserving.gateway.traffic import ShadowDispatcher, TrafficSplit
+
+_ShadowCall = Callable[[PredictorExecutor, RequestContext], Payload]
+
+ROUTING_INJECTION_ENV = "SELDON_ENABLE_ROUTING_INJECTION"
+REST_TIMEOUT_ANNOTATION = "seldon.io/rest-timeout"
+GRPC_TIMEOUT_ANNOTATION = "seldon.io/grpc-timeout"
+
+
+@dataclass(frozen=True)
+class DeploymentService:
+    """One SeldonDeployment as served: its traffic split and an executor per predictor."""
+
+    deployment: SeldonDeployment
+    split: TrafficSplit
+    executors: Mapping[str, PredictorExecutor]
+    injects_routing: Mapping[str, bool]
+
+
+def _annotation_timeout(
+    deployment: SeldonDeployment, predictor: Predictor, name: str, default_s: float
+) -> float:
+    metadata = deployment.raw.get("metadata") or {}
+    annotations = {**(metadata.get("annotations") or {}), **predictor.annotations}
+    value = annotations.get(name)
+    if value in (None, ""):
+        return default_s
+    try:
+        millis = int(str(value))
+    except ValueError:
+        raise ConfigurationError(name, f"{value!r} is not a whole number of milliseconds") from None
+    return millis / 1000.0 if millis > 0 else default_s
+
+
+def _routing_injection_env(predictor: Predictor) -> bool:
+    spec = predictor.raw.get("svcOrchSpec") or {}
+    for variable in spec.get("env") or ():
+        if variable.get("name") == ROUTING_INJECTION_ENV:
+            return bool(str(variable.get("value", "")))
+    return False
+
+
+class DataPlane:
+    """Predict and feedback for every deployment the gateway serves."""
+
+    def __init__(
+        self,
+        deployments: Sequence[SeldonDeployment],
+        endpoints: Mapping[str, ComponentEndpoint],
+        settings: GatewaySettings,
+        metrics: GatewayMetrics,
+        request_logger: RequestLogger,
+        shadows: ShadowDispatcher,
+        down: DownComponents,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._settings = settings
+        self._metrics = metrics
+        self._shadows = shadows
+        self._rng = rng or random.Random()
+        self._channels = GrpcChannels(settings.grpc_max_message_bytes)
+        self._services: dict[tuple[str, str], DeploymentService] = {}
+        for deployment in deployments:
+            key = (deployment.namespace, deployment.name)
+            if key in self._services:
+                raise ConfigurationError(
+                    "deployments", f"{deployment.namespace}/{deployment.name} given twice"
+                )
+            executors = {
+                predictor.name: self._executor(
+                    deployment, predictor, endpoints, request_logger, down
+                )
+                for predictor in deployment.predictors
+            }
+            self._services[key] = DeploymentService(
+                deployment=deployment,
+                split=TrafficSplit(deployment.predictors, random.Random(self._rng.random())),
+                executors=executors,
+                injects_routing={
+                    p.name: settings.inject_routing or _routing_injection_env(p)
+                    for p in deployment.predictors
+                },
+            )
+
+    def _executor(
+        self,
+        deployment: SeldonDeployment,
+        predictor: Predictor,
+        endpoints: Mapping[str, ComponentEndpoint],
+        request_logger: RequestLogger,
+        down: DownComponents,
+    ) -> PredictorExecutor:
+        default = self._settings.component_timeout_s
+        rest_timeout = _annotation_timeout(deployment, predictor, REST_TIMEOUT_ANNOTATION, default)
+        grpc_timeout = _annotation_timeout(deployment, predictor, GRPC_TIMEOUT_ANNOTATION, default)
+
+        def client_for(
+            plan: NodePlan, endpoint: ComponentEndpoint, transport: Transport
+        ) -> ComponentClient:
+            if transport == "REST":
+                return RestComponentClient(
+                    plan.node.name,
+                    endpoint,
+                    rest_timeout,
+                    self._settings.connections_per_component,
+                )
+            channel = self._channels.channel(endpoint.grpc_target)
+            return GrpcComponentClient(plan.node.name, channel, grpc_timeout)
+
+        return PredictorExecutor(
+            deployment,
+            predictor,
+            endpoints,
+            client_for,
+            request_logger,
+            self._metrics,
+            down,
+            self._settings.logger_default_url,
+            follow_request_transport=self._settings.component_transport == "follow",
+            rng=random.Random(self._rng.random()),
+        )
+
+    @property
+    def services(self) -> list[DeploymentService]:
+        return list(self._services.values())
+
+    def find(self, name: str | None, namespace: str | None) -> DeploymentService:
+        """The deployment a request names (by `seldon`/`namespace`, or the only one served)."""
+        if name is None:
+            if len(self._services) == 1:
+                return next(iter(self._services.values()))
+            raise NotFound("name the deployment: /seldon/<namespace>/<name>/... or `seldon` header")
+        if namespace is not None:
+            service = self._services.get((namespace, name))
+            if service is None:
+                raise NotFound(f"no SeldonDeployment {namespace}/{name}")
+            return service
+        matches = [s for (_, n), s in self._services.items() if n == name]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise NotFound(f"no SeldonDeployment named {name!r}")
+        raise NotFound(f"several SeldonDeployments are named {name!r}; give the namespace")
+
+    def predict(
+        self, service: DeploymentService, payload: Payload, ctx: RequestContext, label: str
+    ) -> Payload:
+        executor = self._choose(service)
+        self._mirror(service, lambda e, c: e.predict(payload, c), ctx)
+        started = time.perf_counter()
+        error: ServingError | None = None
+        try:
+            result = executor.predict(payload, ctx)
+            inject = service.injects_routing[executor.predictor.name]
+            return with_meta(
+                result,
+                dict(ctx.routing) if inject else None,
+                ctx.puid if self._settings.inject_puid else None,
+            )
+        except ServingError as failure:
+            error = failure
+            raise
+        finally:
+            self._observe(executor, label, ctx.transport, error, started)
+
+    def feedback(
+        self, service: DeploymentService, payload: Payload, ctx: RequestContext, label: str
+    ) -> Payload:
+        executor = self._choose(service)
+        self._mirror(service, lambda e, c: e.feedback(payload, c), ctx)
+        started = time.perf_counter()
+        error: ServingError | None = None
+        try:
+            return executor.feedback(payload, ctx)
+        except ServingError as failure:
+            error = failure
+            raise
+        finally:
+            self._observe(executor, label, ctx.transport, error, started)
+
+    def close(self) -> None:
+        for service in self._services.values():
+            for executor in service.executors.values():
+                executor.close()
+        self._channels.close()
+
+    def _choose(self, service: DeploymentService) -> PredictorExecutor:
+        predictor = service.split.choose()
+        if predictor is None:
+            raise Unavailable(f"{service.deployment.name} has no predictor taking traffic")
+        return service.executors[predictor.name]
+
+    def _mirror(self, service: DeploymentService, call: _ShadowCall, ctx: RequestContext) -> None:
+        for shadow in service.split.shadows:
+            executor = service.executors[shadow.name]
+            copy = RequestContext(
+                puid=ctx.puid,
+                transport=ctx.transport,
+                headers=ctx.headers,
+                skip_logging=ctx.skip_logging,
+            )
+            self._shadows.submit(functools.partial(call, executor, copy))
+
+    def _observe(
+        self,
+        executor: PredictorExecutor,
+        label: str,
+        transport: Transport,
+        error: ServingError | None,
+        started: float,
+    ) -> None:
+        predictor = executor.predictor
+        self._metrics.server.labels(
+            executor.deployment.name,
+            predictor.name,
+            str(predictor.annotations.get("version", "")),
+            label,
+            "post" if transport == "REST" else "unary",
+            status_label(error, transport),
+        ).observe(time.perf_counter() - started)

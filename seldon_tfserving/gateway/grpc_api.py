@@ -1,0 +1,105 @@
+"""Seldon's external gRPC API: `seldon.protos.Seldon` Predict and SendFeedback.
+
+Ambassador and Istio route gRPC calls by the `seldon` and `namespace` metadata that
+SeldonClient sends; so does this face. The puid comes back as `seldon-puid` initial metadata.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+
+import grpc
+from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
+
+from seldon_tfserving.errors import ServingError
+from seldon_tfserving.gateway.dataplane import DataPlane, DeploymentService
+from seldon_tfserving.gateway.executor import RequestContext
+from seldon_tfserving.gateway.payload import Payload
+
+logger = logging.getLogger(__name__)
+
+PREDICT_METHOD = "/seldon.protos.Seldon/Predict"
+FEEDBACK_METHOD = "/seldon.protos.Seldon/SendFeedback"
+#: Metadata of this hop (HTTP/2 and gRPC's own) that is not passed on to components.
+_NOT_FORWARDED = frozenset({"user-agent", "content-type", "te", "seldon-puid"})
+
+
+class SeldonServicer(prediction_pb2_grpc.SeldonServicer):  # type: ignore[misc]
+    """Translates gRPC calls to the shared data plane and its errors to gRPC status codes."""
+
+    def __init__(self, dataplane: DataPlane) -> None:
+        self._dataplane = dataplane
+
+    def Predict(  # noqa: N802 - the gRPC method name
+        self, request: prediction_pb2.SeldonMessage, context: grpc.ServicerContext
+    ) -> prediction_pb2.SeldonMessage:
+        result = self._serve(context, "message", request, PREDICT_METHOD, self._dataplane.predict)
+        return result.as_proto()
+
+    def SendFeedback(  # noqa: N802 - the gRPC method name
+        self, request: prediction_pb2.Feedback, context: grpc.ServicerContext
+    ) -> prediction_pb2.SeldonMessage:
+        result = self._serve(
+            context, "feedback", request, FEEDBACK_METHOD, self._dataplane.feedback
+        )
+        if result.kind != "message":
+            # the root takes no feedback: the executor answers with what it was given, which
+            # for gRPC is no SeldonMessage at all
+            return prediction_pb2.SeldonMessage()
+        return result.as_proto()
+
+    def _serve(
+        self,
+        context: grpc.ServicerContext,
+        kind: str,
+        request: object,
+        label: str,
+        operation: Callable[[DeploymentService, Payload, RequestContext, str], Payload],
+    ) -> Payload:
+        metadata: dict[str, str] = {}
+        for key, value in context.invocation_metadata() or ():
+            if isinstance(value, str):
+                metadata[key] = value
+        puid = metadata.get("seldon-puid") or str(uuid.uuid4())
+        context.send_initial_metadata((("seldon-puid", puid),))
+        headers = {
+            key: value
+            for key, value in metadata.items()
+            if key not in _NOT_FORWARDED and not key.startswith((":", "grpc-"))
+        }
+        ctx = RequestContext(
+            puid=puid,
+            transport="GRPC",
+            headers=headers,
+            skip_logging=metadata.get("seldon-skip-logging", "").lower() in ("true", "on", "1"),
+        )
+        try:
+            service = self._dataplane.find(metadata.get("seldon"), metadata.get("namespace"))
+            payload = Payload.from_proto(kind, request)  # type: ignore[arg-type]
+            return operation(service, payload, ctx, label)
+        except ServingError as error:
+            context.abort(error.grpc_code, error.message)
+            raise AssertionError("abort returns by raising") from error
+
+
+def create_grpc_server(
+    dataplane: DataPlane, host: str, port: int, workers: int, max_message_bytes: int
+) -> tuple[grpc.Server, int]:
+    """A gRPC server serving `seldon.protos.Seldon`, bound (not started); returns the port."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gateway-grpc"),
+        options=[
+            ("grpc.max_send_message_length", max_message_bytes),
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    prediction_pb2_grpc.add_SeldonServicer_to_server(SeldonServicer(dataplane), server)
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"cannot listen for gRPC on {host}:{port}")
+    return server, bound

@@ -1,0 +1,170 @@
+"""Per-node payload logging as CloudEvents (HTTP binary mode), off the request path.
+
+Events go into a bounded queue that background workers drain; a full queue drops the event and
+counts it, and a sink that fails is logged, never felt by the prediction. Headers are the
+executor's (executor/logger/worker.go): Ce-Id, Ce-Type, Ce-Source, Ce-Modelid, Ce-Requestid,
+Ce-Inferenceservicename, Ce-Namespace, Ce-Endpoint, Ce-Protocol.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import queue
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+from urllib.parse import urlsplit
+
+from seldon_tfserving.gateway.metrics import GatewayMetrics
+
+logger = logging.getLogger(__name__)
+
+LogType = Literal["request", "response", "feedback"]
+
+CE_TYPES: dict[str, str] = {
+    "request": "io.seldon.serving.inference.request",
+    "response": "io.seldon.serving.inference.response",
+    "feedback": "io.seldon.serving.feedback",
+}
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    """One payload to log, with what the CloudEvent says about it."""
+
+    url: str
+    body: bytes
+    content_type: str
+    log_type: LogType
+    model_id: str
+    request_id: str
+    deployment: str
+    namespace: str
+    predictor: str
+
+    def headers(self, source: str) -> dict[str, str]:
+        return {
+            "Content-Type": self.content_type,
+            "Ce-Specversion": "1.0",
+            "Ce-Id": str(uuid.uuid4()),
+            "Ce-Type": CE_TYPES[self.log_type],
+            "Ce-Source": source,
+            "Ce-Time": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "Ce-Modelid": self.model_id,
+            "Ce-Requestid": self.request_id,
+            "Ce-Inferenceservicename": self.deployment,
+            "Ce-Namespace": self.namespace,
+            "Ce-Endpoint": self.predictor,
+            "Ce-Protocol": "seldon",
+        }
+
+
+_STOP = object()
+
+
+class RequestLogger:
+    """A bounded queue of CloudEvents and the worker threads that post them."""
+
+    def __init__(
+        self,
+        source: str,
+        metrics: GatewayMetrics,
+        queue_size: int,
+        workers: int,
+        timeout_s: float,
+    ) -> None:
+        self._source = source
+        self._metrics = metrics
+        self._timeout = timeout_s
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
+        self._threads = [
+            threading.Thread(target=self._drain, name=f"request-logger-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        self.dropped = 0
+        self.sent = 0
+        self.failed = 0
+        self._started = False
+
+    def start(self) -> None:
+        if not self._started:
+            self._started = True
+            for thread in self._threads:
+                thread.start()
+
+    def log(self, event: LogEvent) -> None:
+        """Queue `event`; never blocks, never raises (a full queue drops and counts)."""
+        try:
+            self._queue.put_nowait(event)
+        except queue.Full:
+            self.dropped += 1
+            self._metrics.logger_dropped.inc()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        if not self._started:
+            return
+        for _ in self._threads:
+            try:
+                self._queue.put(_STOP, timeout=timeout_s)
+            except queue.Full:
+                break
+        for thread in self._threads:
+            thread.join(timeout=timeout_s)
+
+    def _drain(self) -> None:
+        connections: dict[str, http.client.HTTPConnection] = {}
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                break
+            assert isinstance(item, LogEvent)
+            try:
+                self._post(connections, item)
+                self.sent += 1
+            except Exception as error:  # noqa: BLE001 - a sink failure must never escape
+                self.failed += 1
+                logger.warning(
+                    "request logger: %s not delivered to %s: %s", item.log_type, item.url, error
+                )
+        for connection in connections.values():
+            connection.close()
+
+    def _post(self, connections: dict[str, http.client.HTTPConnection], event: LogEvent) -> None:
+        parts = urlsplit(event.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"logger url {event.url!r} is not an http(s) URL")
+        key = f"{parts.scheme}://{parts.netloc}"
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        headers = event.headers(self._source)
+        for attempt in range(2):
+            connection = connections.get(key)
+            reused = connection is not None
+            if connection is None:
+                cls = (
+                    http.client.HTTPSConnection
+                    if parts.scheme == "https"
+                    else http.client.HTTPConnection
+                )
+                connection = cls(parts.hostname, parts.port, timeout=self._timeout)
+                connections[key] = connection
+            try:
+                connection.request("POST", path, event.body, headers)
+                response = connection.getresponse()
+                response.read()
+            except (http.client.HTTPException, OSError):
+                connection.close()
+                del connections[key]
+                if reused and attempt == 0:
+                    continue
+                raise
+            if response.will_close:
+                connection.close()
+                del connections[key]
+            if response.status >= 300:
+                raise RuntimeError(f"sink answered {response.status}")
+            return
