@@ -37,9 +37,7 @@ COMPONENT_SPECS = {
     "combiner": ComponentSpec("MeanCombiner", "COMBINER"),
     "transformer": ComponentSpec("AddTransformer", "TRANSFORMER", (("offset", "FLOAT", "1"),)),
     "output": ComponentSpec("NegateOutputTransformer", "TRANSFORMER"),
-    "shadow-model": ComponentSpec(
-        "ScaleModel", "MODEL", (("factor", "FLOAT", "100"),), state=True
-    ),
+    "shadow-model": ComponentSpec("ScaleModel", "MODEL", (("factor", "FLOAT", "100"),), state=True),
 }
 
 
@@ -82,9 +80,7 @@ def start_component(
 
 
 @pytest.fixture(scope="session")
-def components(
-    log_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Components]:
+def components(log_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Components]:
     """Every test component, started together (they take seconds each to import)."""
     state_dir = tmp_path_factory.mktemp("component-state")
     started = {
@@ -106,14 +102,17 @@ def _wait_ready(service: Microservice) -> None:
     from tests.servers import port_open
 
     service.server.wait_until(
-        lambda: port_open(service.grpc_port)
-        and requests.get(f"{service.http_url}/health/ping", timeout=2).ok,
+        lambda: (
+            port_open(service.grpc_port)
+            and requests.get(f"{service.http_url}/health/ping", timeout=2).ok
+        ),
         timeout_s=180,
     )
 
 
-def node(name: str, type_: str | None = None, children: list[dict[str, Any]] | None = None,
-         **extra: Any) -> dict[str, Any]:
+def node(
+    name: str, type_: str | None = None, children: list[dict[str, Any]] | None = None, **extra: Any
+) -> dict[str, Any]:
     graph: dict[str, Any] = {"name": name, "children": children or []}
     if type_ is not None:
         graph["type"] = type_
@@ -173,7 +172,9 @@ def graph_documents(sink_url: str) -> list[dict[str, Any]]:
                 {
                     "name": "default",
                     "graph": node(
-                        "mean", implementation="AVERAGE_COMBINER", children=[dict(m) for m in models]
+                        "mean",
+                        implementation="AVERAGE_COMBINER",
+                        children=[dict(m) for m in models],
                     ),
                 }
             ],
@@ -210,9 +211,7 @@ def graph_documents(sink_url: str) -> list[dict[str, Any]]:
             [
                 {
                     "name": "default",
-                    "graph": node(
-                        "model-a", "MODEL", logger={"mode": "all", "url": sink_url}
-                    ),
+                    "graph": node("model-a", "MODEL", logger={"mode": "all", "url": sink_url}),
                 }
             ],
         ),

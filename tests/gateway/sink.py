@@ -50,9 +50,7 @@ class CloudEventSink:
     def matching(self, **headers: str) -> list[ReceivedEvent]:
         with self._lock:
             return [
-                e
-                for e in self.events
-                if all(e.headers.get(k) == v for k, v in headers.items())
+                e for e in self.events if all(e.headers.get(k) == v for k, v in headers.items())
             ]
 
     def wait_for(self, count: int, timeout_s: float = 10.0, **headers: str) -> list[ReceivedEvent]:

@@ -11,8 +11,8 @@ import pytest
 from seldon_core.seldon_client import SeldonClient
 
 from seldon_tfserving.gateway.server import Gateway
-from tests.gateway.conftest import NAMESPACE, Components
 from tests.gateway.components import read_events
+from tests.gateway.conftest import NAMESPACE, Components
 
 CLIENTS = [
     pytest.param("istio", "rest", id="istio-rest"),
@@ -60,7 +60,7 @@ def test_ab_test_splits_between_both_models_and_records_the_branch(
         chosen = ("model-a", "model-b")[branch]
         assert values(response).tolist() == [[2.0 * (1, 10)[branch]]]
         assert routing[chosen] == -1
-        assert response["meta"]["requestPath"] == {chosen: f"tests/scalemodel:0.1"}
+        assert response["meta"]["requestPath"] == {chosen: "tests/scalemodel:0.1"}
     assert set(branches) == {0, 1}
 
 
