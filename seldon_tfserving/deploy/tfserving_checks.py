@@ -63,6 +63,27 @@ def parse_flags(argv: list[str]) -> dict[str, str]:
     return flags
 
 
+#: What the tensorflow/serving image's entrypoint puts before the container's args when the
+#: container gives no command (later flags win, so the container's own flags override).
+IMAGE_ENV_DEFAULTS = {"MODEL_NAME": "model", "MODEL_BASE_PATH": "/models"}
+
+
+def server_flags(container: Mapping[str, Any]) -> dict[str, str]:
+    """The flags tensorflow_model_server gets from this container (image entrypoint or not)."""
+    command = [str(w) for w in container.get("command") or ()]
+    args = [str(w) for w in container.get("args") or ()]
+    if command:
+        return parse_flags(command[1:] + args)
+    env = {**IMAGE_ENV_DEFAULTS, **components.container_env(container)}
+    entrypoint = [
+        f"--port={DEFAULT_GRPC_PORT}",
+        "--rest_api_port=8501",
+        f"--model_name={env['MODEL_NAME']}",
+        f"--model_base_path={env['MODEL_BASE_PATH']}/{env['MODEL_NAME']}",
+    ]
+    return parse_flags(entrypoint + args)
+
+
 def is_tfserving(container: Mapping[str, Any]) -> bool:
     image = str(container.get("image", ""))
     argv = [str(a) for a in (container.get("command") or []) + (container.get("args") or [])]
@@ -150,9 +171,7 @@ def _servers_in_pod(
     for c, container in enumerate(pod.get("containers") or ()):
         if not is_tfserving(container):
             continue
-        flags = parse_flags(
-            list(container.get("command") or []) + list(container.get("args") or [])
-        )
+        flags = server_flags(container)
         mounts = {str(m.get("mountPath")): m for m in container.get("volumeMounts") or ()}
         server = TfServingContainer(f"{path}.containers[{c}]", flags, mounts)
         findings: list[Finding] = []
