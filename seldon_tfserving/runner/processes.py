@@ -2,7 +2,8 @@
 
 A watcher thread notices a child that exits while it was meant to run and reports it once;
 stopping sends SIGTERM to every group, then SIGKILL after a grace period, so a microservice's
-gunicorn workers and metrics process go with it.
+gunicorn workers and metrics process go with it. The grace is short: every child here is a
+stateless server (router state is saved as it changes), and Ctrl-C should feel immediate.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ ExitHandler = Callable[[Child, int], None]
 class Supervisor:
     """Starts children, watches them, and stops them all (TERM, then KILL after `grace_s`)."""
 
-    def __init__(self, log_dir: Path, on_unexpected_exit: ExitHandler, grace_s: float = 10.0):
+    def __init__(self, log_dir: Path, on_unexpected_exit: ExitHandler, grace_s: float = 5.0):
         self.log_dir = log_dir
         self.on_unexpected_exit = on_unexpected_exit
         self.grace_s = grace_s

@@ -1,0 +1,383 @@
+"""`seldon-tfserving demo` (`make demo`): the A/B journey end to end on this machine.
+
+Train two versions of a classifier, serve them with graphs/ab-versions.yaml exactly as written
+(TF Serving labels `stable` and `canary` behind an A/B router), send traffic and feedback
+through Seldon's own client, read the split, accuracy and latency back, then promote version 2
+by moving the `stable` label and watch the traffic follow. Ends by itself with all stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+import requests
+
+from seldon_tfserving.deploy.model import SeldonDeployment, load_deployments, load_documents
+from seldon_tfserving.runner.demo_models import RECIPES, Dataset, accuracy, make_dataset
+from seldon_tfserving.runner.demo_report import (
+    Answer,
+    format_table,
+    histogram_quantiles,
+    samples_by_label,
+    summarise,
+)
+from seldon_tfserving.runner.errors import PlanError, StartupError
+from seldon_tfserving.runner.local import LocalRunner
+from seldon_tfserving.runner.progress import ProgressBoard
+from seldon_tfserving.runner.tfserving_container import is_tfserving_container
+
+logger = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_GRAPH = Path("graphs") / "ab-versions.yaml"
+#: The meta.tags key in which TfServingModel says which model version answered.
+VERSION_TAG = "tfserving_version"
+_CONFIG_MODEL = re.compile(r'name\s*:\s*"(?P<name>[^"]+)"\s*base_path\s*:\s*"(?P<base>[^"]+)"')
+
+
+@dataclass(frozen=True)
+class ModelLayout:
+    """Where the graph's TF Serving expects the model: which volume, and the folder inside it."""
+
+    model_name: str
+    volume: str
+    folder_in_volume: str
+
+
+def model_layout(documents: Sequence[Mapping[str, Any]]) -> ModelLayout:
+    """Read the model name and base path from the graph's model config and find the volume
+    that holds it, so the demo exports where the unchanged YAML looks."""
+    configs = [
+        text
+        for doc in documents
+        if doc.get("kind") == "ConfigMap"
+        for text in (doc.get("data") or {}).values()
+        if "model_config_list" in str(text)
+    ]
+    match = _CONFIG_MODEL.search(configs[0]) if configs else None
+    if match is None:
+        raise PlanError("the demo graph needs a ConfigMap with a TF Serving model config")
+    base = PurePosixPath(match["base"])
+    for deployment in (d for d in documents if d.get("kind") == "SeldonDeployment"):
+        for predictor in deployment["spec"]["predictors"]:
+            for spec in predictor.get("componentSpecs") or ():
+                for container in spec["spec"]["containers"]:
+                    if not is_tfserving_container(container):
+                        continue
+                    for mount in container.get("volumeMounts") or ():
+                        root = PurePosixPath(mount["mountPath"])
+                        if base.is_relative_to(root):
+                            return ModelLayout(
+                                match["name"], mount["name"], str(base.relative_to(root))
+                            )
+    raise PlanError(f"no TF Serving volume mount holds {base}")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--graph", type=Path, default=DEFAULT_GRAPH, help="the A/B graph")
+    parser.add_argument("--output", type=Path, default=Path("demo-output"), help="results")
+    parser.add_argument("--requests", type=int, default=200, help="requests before promotion")
+    parser.add_argument("--after", type=int, default=100, help="requests after promotion")
+    parser.add_argument("--ready-timeout", type=float, default=180.0)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    graph = args.graph if args.graph.exists() else PROJECT_ROOT / args.graph
+    try:
+        summary = Journey(graph, args.output, args.requests, args.after, args.ready_timeout).run()
+    except (PlanError, StartupError) as error:
+        print(f"demo failed: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("demo interrupted; everything is stopped.")
+        return 130
+    path = args.output / "summary.json"
+    path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    print(f"\nSummary written to {path}. Everything is stopped.")
+    return 0
+
+
+class Journey:
+    """The demo's steps, in order; each prints what it does and what it saw."""
+
+    def __init__(
+        self, graph: Path, output: Path, requests: int, after: int, ready_timeout: float
+    ) -> None:
+        self.graph = graph
+        self.output = output
+        self.requests = requests
+        self.after = after
+        self.ready_timeout = ready_timeout
+        documents = load_documents(graph)
+        self.layout = model_layout(documents)
+        self.deployment: SeldonDeployment = load_deployments(graph)[0]
+        self.rng = np.random.default_rng(11)
+
+    def run(self) -> dict[str, Any]:
+        models_root = self.output / "models"
+        shutil.rmtree(models_root, ignore_errors=True)
+        data, offline = self.train(models_root / self.layout.folder_in_volume)
+        section(f"2. Start {self.graph.name} on this machine (the YAML as written)")
+        runner = LocalRunner(
+            self.graph,
+            volumes={self.layout.volume: models_root},
+            log_dir=self.output / "logs",
+            ready_timeout=self.ready_timeout,
+            progress=ProgressBoard(sys.stdout),
+        )
+        with runner:
+            print(f"  gateway: {runner.http_url} (REST), {runner.grpc_target} (gRPC)")
+            traffic = Traffic(runner, self.deployment, data, offline)
+            section(f"3. {self.requests} requests via SeldonClient(gateway='istio'), with feedback")
+            before = traffic.send(self.pick(data, self.requests), feedback=True)
+            print(format_table("  by A/B arm:", before["by_arm"]))
+            print(format_table("  by model version:", before["by_version"]))
+            metrics = self.metrics(runner)
+            print_metrics(metrics)
+            section("4. Promote version 2: move the `stable` label from 1 to 2")
+            promotion = self.promote(runner, traffic)
+            section(f"5. {self.after} more requests: the stable arm now answers with version 2")
+            after = traffic.send(self.pick(data, self.after), feedback=True)
+            print(format_table("  by A/B arm:", after["by_arm"]))
+            print(format_table("  by model version:", after["by_version"]))
+            section("6. Stop everything")
+        return {
+            "graph": str(self.graph),
+            "model": asdict(self.layout),
+            "offline_test_accuracy": {
+                str(r.version): accuracy(offline[r.version], data.test_y) for r in RECIPES
+            },
+            "before_promotion": before,
+            "metrics_before_promotion": metrics,
+            "promotion": promotion,
+            "after_promotion": after,
+        }
+
+    def train(self, model_dir: Path) -> tuple[Dataset, dict[int, np.ndarray[Any, Any]]]:
+        from seldon_tfserving.runner.demo_models import train_and_export
+
+        section("1. Train two versions of a small classifier (3 classes, 4 features)")
+        data = make_dataset()
+        offline = {}
+        for recipe in RECIPES:
+            offline[recipe.version] = train_and_export(recipe, data, model_dir)
+            seen = sum(1 for m in recipe.feature_mask if m)
+            print(
+                f"  version {recipe.version}: {seen} feature(s), {recipe.steps} steps -> test "
+                f"accuracy {accuracy(offline[recipe.version], data.test_y):.1%}  "
+                f"({model_dir / str(recipe.version)})"
+            )
+        return data, offline
+
+    def pick(self, data: Dataset, count: int) -> list[int]:
+        return [int(i) for i in self.rng.integers(0, len(data.test_y), size=count)]
+
+    def metrics(self, runner: LocalRunner) -> dict[str, Any]:
+        """What the gateway's and the router's Prometheus endpoints say."""
+        gateway_text = requests.get(f"{runner.http_url}/prometheus", timeout=10).text
+        result: dict[str, Any] = {
+            "gateway_client_latency_ms": histogram_quantiles(
+                gateway_text, "seldon_api_executor_client_requests_seconds", "model_name"
+            ),
+            "gateway_routing": samples_by_label(
+                gateway_text, "seldon_api_executor_routing_total", "route"
+            ),
+        }
+        routers = [c for c in (runner.plan.components if runner.plan else ()) if "ROUTER" in c.argv]
+        for component in routers[:1]:
+            text = requests.get(
+                f"http://127.0.0.1:{component.metrics_port}/prometheus", timeout=10
+            ).text
+            result["router_mean_reward"] = samples_by_label(
+                text, "seldon_tfserving_router_mean_reward", "branch"
+            )
+            result["router_feedback"] = samples_by_label(
+                text, "seldon_tfserving_router_feedback_total", "branch"
+            )
+        return result
+
+    def promote(self, runner: LocalRunner, traffic: Traffic) -> dict[str, Any]:
+        plan = runner.plan
+        assert plan is not None and plan.backends
+        backend = plan.backends[0]
+        config = backend.model_config_file
+        assert config is not None
+        text = config.read_text()
+        moved = re.sub(r'(key\s*:\s*"stable"\s*value\s*:\s*)\d+', r"\g<1>2", text)
+        config.write_text(moved)
+        print(f"  model config: {config}")
+        print('    version_labels { key: "stable" value: 1 }  ->  value: 2')
+        print("  In a cluster this is a ConfigMap edit; TF Serving reads it on restart (or with")
+        print("  --model_config_file_poll_wait_seconds). Here: restart the TF Serving child while")
+        print("  the gateway and the components stay up, with traffic flowing meanwhile.")
+        probe = Probe(runner, self.deployment)
+        probe.start()
+        away_s = runner.restart_backend(backend.name)
+        recovered_s = probe.wait_for_success(timeout_s=60.0)
+        probe.stop()
+        print(
+            f"  TF Serving back after {away_s:.1f} s; graph answering again "
+            f"{recovered_s:.1f} s after the restart began"
+        )
+        print(f"  during the switch: {probe.describe()}")
+        return {"backend_restart_s": away_s, "graph_recovered_s": recovered_s, **probe.counts()}
+
+
+class Traffic:
+    """Sends test rows through SeldonClient and knows which arm and version answered."""
+
+    def __init__(
+        self,
+        runner: LocalRunner,
+        deployment: SeldonDeployment,
+        data: Dataset,
+        offline: Mapping[int, np.ndarray[Any, Any]],
+    ) -> None:
+        from seldon_core.seldon_client import SeldonClient
+
+        self.client = SeldonClient(
+            deployment_name=deployment.name,
+            namespace=deployment.namespace,
+            gateway="istio",
+            gateway_endpoint=f"{runner.host}:{runner.http_port}",
+            transport="rest",
+            client_return_type="proto",
+        )
+        self.router = deployment.predictors[0].graph
+        self.data = data
+        self.offline = offline
+
+    def send(self, rows: Sequence[int], feedback: bool) -> dict[str, Any]:
+        from seldon_core.utils import get_data_from_proto
+
+        answers = []
+        failures = 0
+        for row in rows:
+            x = self.data.test_x[row : row + 1]
+            began = time.perf_counter()
+            result = self.client.predict(data=x)
+            latency = time.perf_counter() - began
+            if not result.success:
+                failures += 1
+                logger.warning("prediction failed: %s", result.msg)
+                continue
+            probabilities = np.asarray(get_data_from_proto(result.response), dtype=np.float64)
+            correct = bool(np.argmax(probabilities[0]) == self.data.test_y[row])
+            routed = dict(result.response.meta.routing)
+            branch = routed.get(self.router.name, -1)
+            arm = (
+                self.router.children[branch].name
+                if 0 <= branch < len(self.router.children)
+                else "?"
+            )
+            version = self.version_of(result.response.meta.tags, probabilities[0], row)
+            answers.append(Answer(arm, version, correct, latency))
+            if feedback:
+                self.client.feedback(
+                    prediction_request=result.request,
+                    prediction_response=result.response,
+                    reward=1.0 if correct else 0.0,
+                )
+        summary = summarise(answers)
+        summary["failed"] = failures
+        return summary
+
+    def version_of(
+        self, tags: Mapping[str, Any], probabilities: np.ndarray[Any, Any], row: int
+    ) -> int | None:
+        """The version TfServingModel names in its tags; else the one whose offline answer for
+        this row matches the served one."""
+        tagged = tags.get(VERSION_TAG)
+        text = getattr(tagged, "string_value", tagged)
+        if text and str(text).isdigit():
+            return int(str(text))
+        for version, expected in self.offline.items():
+            if np.allclose(probabilities, expected[row], atol=1e-4):
+                return version
+        return None
+
+
+class Probe:
+    """Keeps requests flowing during the promotion to show how the gateway answers meanwhile."""
+
+    def __init__(self, runner: LocalRunner, deployment: SeldonDeployment) -> None:
+        self.url = (
+            f"{runner.http_url}/seldon/{deployment.namespace}/{deployment.name}"
+            "/api/v1.0/predictions"
+        )
+        self.statuses: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._began = time.monotonic()
+        self._thread = threading.Thread(target=self._loop, name="promotion-probe", daemon=True)
+
+    def start(self) -> None:
+        self._began = time.monotonic()
+        self._thread.start()
+
+    def _loop(self) -> None:
+        payload = {"data": {"ndarray": [[0.1, 0.2, 0.3, 0.4]]}}
+        with requests.Session() as session:
+            while not self._stop.is_set():
+                try:
+                    status = session.post(self.url, json=payload, timeout=10).status_code
+                except requests.RequestException:
+                    status = 0
+                self.statuses.append((time.monotonic() - self._began, status))
+                self._stop.wait(0.05)
+
+    def wait_for_success(self, timeout_s: float) -> float:
+        """Seconds from the start until the first 200 after the last failure."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            statuses = list(self.statuses)
+            if statuses and statuses[-1][1] == 200 and any(s != 200 for _, s in statuses):
+                return next(t for t, s in reversed(statuses) if s != 200)
+            if statuses and all(s == 200 for _, s in statuses) and len(statuses) > 20:
+                return 0.0
+            time.sleep(0.1)
+        raise StartupError(f"the graph did not answer within {timeout_s:.0f} s of the restart")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=15)
+
+    def counts(self) -> dict[str, int]:
+        result: dict[str, int] = {}
+        for _, status in self.statuses:
+            key = "connection_error" if status == 0 else f"http_{status}"
+            result[key] = result.get(key, 0) + 1
+        return result
+
+    def describe(self) -> str:
+        return ", ".join(f"{n} x {k}" for k, n in sorted(self.counts().items())) or "no requests"
+
+
+def print_metrics(metrics: Mapping[str, Any]) -> None:
+    print("  from the gateway's /prometheus (executor metrics):")
+    for node, quantiles in sorted(metrics.get("gateway_client_latency_ms", {}).items()):
+        figures = "  ".join(f"{k} {v:.1f} ms" for k, v in quantiles.items())
+        print(f"    {node:<14} {figures}")
+    if metrics.get("gateway_routing"):
+        print(f"    routes taken: {metrics['gateway_routing']}")
+    if "router_mean_reward" in metrics:
+        print("  from the router's metrics (mean reward = accuracy of each arm, from feedback):")
+        for branch, reward in sorted(metrics["router_mean_reward"].items()):
+            count = metrics.get("router_feedback", {}).get(branch, 0)
+            print(f"    branch {branch}: mean reward {reward:.3f} over {count:.0f} feedbacks")
+
+
+def section(title: str) -> None:
+    print(f"\n== {title}", flush=True)
