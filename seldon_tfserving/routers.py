@@ -132,13 +132,19 @@ class UCB1Settings:
 
 
 class BranchRouter(SeldonComponent):
-    """The Seldon router contract over a PolicyKeeper; subclasses only build their policy."""
+    """The Seldon router contract over a PolicyKeeper; subclasses only build their policy.
+
+    `seldon-core-microservice` serves REST and gRPC from separate processes (and gunicorn may
+    run several workers): without `state_path` each process learns on its own; with it they
+    all learn together and a restarted pod resumes. Feedback is matched to this router by
+    `meta.routing[PREDICTIVE_UNIT_ID]`, the node name the operator sets (default "0").
+    """
 
     settings_type: ClassVar[type[Any]]
 
     def __init__(self, **parameters: Any) -> None:
-        super().__init__()
         self.settings = parse_settings(self.settings_type, parameters)
+        super().__init__()
         state_path: str | None = self.settings.state_path
         self.keeper = PolicyKeeper(
             self.build_policy(),

@@ -33,9 +33,15 @@ class PolicyKeeper:
         self._stamp: Stamp | None = None
         if state_file is not None:
             try:
-                self._merge_saved(strict=True)
+                # Taking the writer lock proves the directory is usable before traffic comes.
+                with state_file.exclusive():
+                    self._merge_saved(strict=True)
             except (StateFileError, ValueError) as error:
                 raise ConfigurationError("state_path", str(error)) from None
+            except OSError as error:
+                raise ConfigurationError(
+                    "state_path", f"cannot use {state_file.path}: {error.strerror}"
+                ) from None
 
     def choose(self, identity: str | None = None) -> int:
         """The branch for one request (after taking in what sibling processes learned)."""

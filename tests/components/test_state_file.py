@@ -147,3 +147,19 @@ def test_a_file_spoiled_while_serving_is_reported_and_overwritten(
     assert caplog.text.count("ignoring unusable state file") == 1
     keeper.learn(0, 1.0)
     assert json.loads(path.read_text())["stats"]["feedback"] == [2, 0]
+
+
+def test_an_unusable_state_directory_fails_at_start_up(tmp_path: Path) -> None:
+    not_a_directory = tmp_path / "plain-file"
+    not_a_directory.write_text("")
+    with pytest.raises(ConfigurationError, match="cannot use") as failed:
+        thompson_keeper(not_a_directory / "router.json")
+    assert failed.value.parameter == "state_path"
+
+
+def test_a_missing_state_directory_is_created(tmp_path: Path) -> None:
+    path = tmp_path / "volume" / "routers" / "router.json"
+    keeper = thompson_keeper(path)
+    assert path.parent.is_dir() and not path.exists()
+    keeper.learn(0, 1.0)
+    assert path.exists()
