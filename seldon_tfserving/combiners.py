@@ -68,8 +68,8 @@ class Combiner(SeldonComponent):
     settings_type: ClassVar[type[Any]]
 
     def __init__(self, **parameters: Any) -> None:
-        super().__init__()
         self.settings = parse_settings(self.settings_type, parameters)
+        super().__init__()
 
     def combine(self, outputs: list[Array]) -> Array:
         raise NotImplementedError
