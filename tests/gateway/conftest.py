@@ -3,6 +3,7 @@ Gateway on free ports, serving the A/B, bandit, ensemble, canary, shadow and cha
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,8 +93,16 @@ def components(log_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
             _wait_ready(service)
         yield Components(started, state_dir)
     finally:
-        for service in started.values():
-            service.server.stop()
+        stop_all(list(started.values()))
+
+
+def stop_all(services: list[Microservice]) -> None:
+    """Stop every process at once (each takes seconds to drain)."""
+    stoppers = [threading.Thread(target=s.server.stop) for s in services]
+    for stopper in stoppers:
+        stopper.start()
+    for stopper in stoppers:
+        stopper.join(timeout=60)
 
 
 def _wait_ready(service: Microservice) -> None:
