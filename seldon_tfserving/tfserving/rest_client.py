@@ -18,12 +18,15 @@ from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
+from tensorflow.core.framework.tensor_pb2 import TensorProto
 
+from seldon_tfserving.codec.tensor_proto import dtype_name
 from seldon_tfserving.codec.tensors import as_ndarray
 from seldon_tfserving.codec.tfserving_json import decode_predict_response, encode_predict_request
 from seldon_tfserving.errors import (
     DeadlineExceeded,
     InternalError,
+    InvalidInput,
     ServingError,
     Unavailable,
     error_for_http,
@@ -135,6 +138,7 @@ class TfServingRestClient(TfServingClient):
         )
 
     def predict(self, call: PredictCall) -> PredictResult:
+        _refuse_mistyped_protos(call)
         arrays = {name: as_ndarray(tensor) for name, tensor in call.inputs.items()}
         body = encode_predict_request(arrays, call.signature_name, columnar=True)
         started = time.perf_counter()
@@ -186,6 +190,23 @@ class TfServingRestClient(TfServingClient):
         started = time.perf_counter()
         content = self._request("POST", model_path(target) + ":predict", "Predict", encoded)
         return JsonAnswer(_json_object(content), target.version, elapsed_ms(started))
+
+
+def _refuse_mistyped_protos(call: PredictCall) -> None:
+    """JSON carries no dtype, so refuse here what TF Serving's gRPC face would refuse.
+
+    A TensorProto (a tftensor) of another dtype than its input would otherwise be retyped
+    silently by the JSON round trip; over gRPC TF Serving answers INVALID_ARGUMENT.
+    """
+    if call.signature is None:
+        return
+    for name, tensor in call.inputs.items():
+        spec = call.signature.inputs.get(name)
+        if isinstance(tensor, TensorProto) and spec is not None and tensor.dtype != spec.dtype:
+            raise InvalidInput(
+                f"input {name!r} expects {dtype_name(spec.dtype)} but "
+                f"{dtype_name(tensor.dtype)} is provided"
+            )
 
 
 def _error_text(reply: requests.Response) -> str:

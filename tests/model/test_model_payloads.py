@@ -1,0 +1,288 @@
+"""Every Seldon payload kind, over Seldon REST and gRPC, to TF Serving over gRPC and REST.
+
+Seldon's own `SeldonClient` is the referee: it builds the requests and parses the answers
+exactly as any Seldon user would. The backend serves TF Serving's half_plus_two (y = x/2 + 2)
+and the generated multi-input, string, bytes and int64 models.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+
+import numpy as np
+import pytest
+import requests
+import tensorflow as tf
+from google.protobuf import json_format
+from seldon_core.proto import prediction_pb2
+from tensorflow_serving.apis import predict_pb2
+
+from seldon_tfserving.codec.tensor_proto import ndarray_to_tensor_proto, tensor_proto_to_ndarray
+from tests.model.calls import SELDON_TRANSPORTS, grpc_predict_status, seldon_predict, tags_of
+from tests.model.conftest import ServeModels
+from tests.servers import Backend, Microservice
+
+X = np.array([[1.0], [2.0], [5.0]])
+Y = X / 2 + 2
+
+
+@pytest.fixture(scope="module")
+def half(serve_models: ServeModels, backend: Backend) -> dict[str, Microservice]:
+    return serve_models(
+        backend,
+        grpc={"model_name": "half_plus_two"},
+        rest={"model_name": "half_plus_two", "transport": "rest"},
+        workers={
+            "model_name": "half_plus_two",
+            "extra_args": ["--workers", "2", "--threads", "4", "--grpc-threads", "4"],
+        },
+    )
+
+
+@pytest.fixture(params=["grpc", "rest"], ids=lambda t: f"tf-{t}")
+def half_plus_two(request: pytest.FixtureRequest, half: dict[str, Microservice]) -> Microservice:
+    """half_plus_two behind TfServingModel, talking to TF Serving over gRPC or REST."""
+    return half[request.param]
+
+
+@pytest.mark.parametrize("transport", SELDON_TRANSPORTS)
+def test_ndarray_in_ndarray_out(half_plus_two: Microservice, transport: str) -> None:
+    answer = seldon_predict(half_plus_two, transport, data=X, payload_type="ndarray")
+    assert answer.data.WhichOneof("data_oneof") == "ndarray"
+    np.testing.assert_allclose(json_format.MessageToDict(answer.data.ndarray), Y)
+    assert tags_of(answer) == {
+        "tfserving_model": "half_plus_two",
+        "tfserving_version": "123",
+        "tfserving_signature": "serving_default",
+    }
+    (metric,) = json_format.MessageToDict(answer.meta)["metrics"]
+    assert metric["key"] == "tfserving_request_duration" and metric["type"] == "TIMER"
+    assert metric["value"] > 0
+
+
+@pytest.mark.parametrize("transport", SELDON_TRANSPORTS)
+def test_tensor_in_tensor_out(half_plus_two: Microservice, transport: str) -> None:
+    answer = seldon_predict(half_plus_two, transport, data=X, payload_type="tensor")
+    assert answer.data.WhichOneof("data_oneof") == "tensor"
+    assert list(answer.data.tensor.shape) == [3, 1]
+    np.testing.assert_allclose(answer.data.tensor.values, Y.ravel())
+
+
+@pytest.mark.parametrize("transport", SELDON_TRANSPORTS)
+def test_tftensor_in_tftensor_out(half_plus_two: Microservice, transport: str) -> None:
+    answer = seldon_predict(
+        half_plus_two, transport, data=X.astype(np.float32), payload_type="tftensor"
+    )
+    assert answer.data.WhichOneof("data_oneof") == "tftensor"
+    output = tf.make_ndarray(answer.data.tftensor)
+    assert output.dtype == np.float32
+    np.testing.assert_allclose(output, Y)
+
+
+@pytest.mark.parametrize("transport", SELDON_TRANSPORTS)
+def test_tftensor_is_not_cast_on_its_way(half_plus_two: Microservice, transport: str) -> None:
+    """A DT_DOUBLE tftensor reaches TF Serving as DT_DOUBLE, which refuses it for DT_FLOAT x."""
+    endpoint = half_plus_two.http_url if transport == "rest" else half_plus_two.grpc_endpoint
+    proto = ndarray_to_tensor_proto(X)  # float64
+    if transport == "rest":
+        reply = requests.post(
+            f"{endpoint}/api/v1.0/predictions",
+            json={"data": {"tftensor": json_format.MessageToDict(proto)}},
+            timeout=30,
+        )
+        assert reply.status_code == 400, reply.text
+        assert reply.json()["status"]["reason"] == "MICROSERVICE_BAD_DATA"
+        assert "double" in reply.json()["status"]["info"].lower()
+    else:
+        message = prediction_pb2.SeldonMessage()
+        message.data.tftensor.CopyFrom(proto)
+        code, details = grpc_predict_status(half_plus_two, message)
+        assert code.name == "INVALID_ARGUMENT" and "double" in details.lower()
+
+
+@pytest.mark.parametrize("transport", SELDON_TRANSPORTS)
+def test_json_data_is_a_tf_serving_body_answered_with_tf_serving_json(
+    half_plus_two: Microservice, transport: str
+) -> None:
+    rows = seldon_predict(half_plus_two, transport, json_data={"instances": [[1.0], [2.0]]})
+    assert json_format.MessageToDict(rows.jsonData) == {"predictions": [[2.5], [3.0]]}
+    columns = seldon_predict(half_plus_two, transport, json_data={"inputs": {"x": [[4.0]]}})
+    assert json_format.MessageToDict(columns.jsonData) == {"outputs": [[4.0]]}
+    assert tags_of(columns)["tfserving_version"] == "123"
+
+
+def test_custom_data_carries_a_tf_serving_predict_request(half_plus_two: Microservice) -> None:
+    """TfServingProxy's raw mode: a packed PredictRequest in, a packed PredictResponse out."""
+    tf_request = predict_pb2.PredictRequest()
+    tf_request.inputs["x"].CopyFrom(ndarray_to_tensor_proto(X.astype(np.float32)))
+    packed = prediction_pb2.SeldonMessage().customData
+    packed.Pack(tf_request)
+    answer = seldon_predict(half_plus_two, "grpc", custom_data=packed)
+    tf_response = predict_pb2.PredictResponse()
+    assert answer.customData.Unpack(tf_response)
+    np.testing.assert_allclose(tensor_proto_to_ndarray(tf_response.outputs["y"]), Y)
+    assert tf_response.model_spec.name == "half_plus_two"
+
+
+def test_workers_and_threads_each_answer_through_their_own_connection(
+    half: dict[str, Microservice],
+) -> None:
+    """Two gunicorn workers x four threads, gRPC to TF Serving: every answer right."""
+    service = half["workers"]
+    failures: list[str] = []
+
+    def client(offset: int) -> None:
+        with requests.Session() as session:
+            for i in range(10):
+                x = float(offset * 100 + i)
+                reply = session.post(
+                    f"{service.http_url}/api/v1.0/predictions",
+                    json={"data": {"ndarray": [[x]]}},
+                    timeout=30,
+                )
+                if reply.status_code != 200 or reply.json()["data"]["ndarray"] != [[x / 2 + 2]]:
+                    failures.append(f"{x}: {reply.status_code} {reply.text[:200]}")
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures[:3]
+    grpc_answers = [
+        seldon_predict(service, "grpc", data=X, payload_type="ndarray") for _ in range(5)
+    ]
+    for answer in grpc_answers:
+        np.testing.assert_allclose(json_format.MessageToDict(answer.data.ndarray), Y)
+
+
+# --- generated models: several inputs and outputs, strings, bytes, int64 ------------------------
+
+
+@pytest.fixture(scope="module")
+def generated(serve_models: ServeModels, generated_backend: Backend) -> dict[str, Microservice]:
+    return serve_models(
+        generated_backend,
+        multi_io={"model_name": "multi_io"},
+        multi_io_product={"model_name": "multi_io", "model_output": "product", "transport": "rest"},
+        strings={"model_name": "strings", "transport": "rest"},
+        echo={"model_name": "echo_bytes", "model_output": "data_bytes"},
+        int64_grpc={"model_name": "int64"},
+        int64_rest={"model_name": "int64", "transport": "rest"},
+    )
+
+
+A = [[1.0, 2.0], [3.0, 4.0]]
+B = [[10.0, 20.0], [30.0, 40.0]]
+
+
+@pytest.mark.parametrize("transport", SELDON_TRANSPORTS)
+def test_names_feed_named_inputs_and_outputs_come_back_by_name(
+    generated: dict[str, Microservice], transport: str
+) -> None:
+    columns = np.hstack([A, B])  # a takes two columns, b the next two
+    answer = seldon_predict(
+        generated["multi_io"], transport, data=columns, names=["a", "b"], payload_type="ndarray"
+    )
+    assert json_format.MessageToDict(answer.jsonData) == {
+        "sum": [[11.0, 22.0], [33.0, 44.0]],
+        "product": [[10.0, 40.0], [90.0, 160.0]],
+    }
+
+
+@pytest.mark.parametrize("transport", SELDON_TRANSPORTS)
+def test_model_output_chooses_one_output(
+    generated: dict[str, Microservice], transport: str
+) -> None:
+    answer = seldon_predict(
+        generated["multi_io_product"],
+        transport,
+        data=np.hstack([A, B]),
+        names=["a", "b"],
+        payload_type="tensor",
+    )
+    assert list(answer.data.tensor.shape) == [2, 2]
+    assert list(answer.data.tensor.values) == [10.0, 40.0, 90.0, 160.0]
+
+
+@pytest.mark.parametrize("service", ["multi_io", "multi_io_product"], ids=["tf-grpc", "tf-rest"])
+def test_json_data_with_several_inputs_and_outputs(
+    generated: dict[str, Microservice], service: str
+) -> None:
+    body = {"inputs": {"a": [[1.0, 2.0]], "b": [[3.0, 4.0]]}}
+    answer = seldon_predict(generated[service], "rest", json_data=body)
+    assert json_format.MessageToDict(answer.jsonData) == {
+        "outputs": {"product": [[3.0, 8.0]], "sum": [[4.0, 6.0]]}
+    }
+    rows = seldon_predict(
+        generated[service], "grpc", json_data={"instances": [{"a": [1.0, 1.0], "b": [2.0, 5.0]}]}
+    )
+    assert json_format.MessageToDict(rows.jsonData) == {
+        "predictions": [{"product": [2.0, 5.0], "sum": [3.0, 6.0]}]
+    }
+
+
+@pytest.mark.parametrize("transport", SELDON_TRANSPORTS)
+def test_str_data_feeds_a_string_input(generated: dict[str, Microservice], transport: str) -> None:
+    answer = seldon_predict(generated["strings"], transport, str_data="héllo")
+    assert json_format.MessageToDict(answer.jsonData) == {"length": [6], "upper": ["HéLLO"]}
+
+
+@pytest.mark.parametrize("transport", SELDON_TRANSPORTS)
+def test_string_ndarray(generated: dict[str, Microservice], transport: str) -> None:
+    answer = seldon_predict(
+        generated["strings"], transport, data=np.array(["ab", "xyz"]), payload_type="ndarray"
+    )
+    assert json_format.MessageToDict(answer.jsonData) == {
+        "length": [2, 3],
+        "upper": ["AB", "XYZ"],
+    }
+
+
+@pytest.mark.parametrize("transport", SELDON_TRANSPORTS)
+def test_bin_data_in_bin_data_out(generated: dict[str, Microservice], transport: str) -> None:
+    raw = b"\x00\xff\x10 not utf-8 \xfe"
+    answer = seldon_predict(generated["echo"], transport, bin_data=raw)
+    assert answer.WhichOneof("data_oneof") == "binData"
+    assert answer.binData == raw
+
+
+BIG = 2**53 + 1  # not representable in float64: any float detour shows
+
+
+@pytest.mark.parametrize("service", ["int64_grpc", "int64_rest"], ids=["tf-grpc", "tf-rest"])
+@pytest.mark.parametrize("transport", SELDON_TRANSPORTS)
+def test_int64_tftensor_arrives_exactly(
+    generated: dict[str, Microservice], service: str, transport: str
+) -> None:
+    data = np.array([BIG, -7], dtype=np.int64)
+    answer = seldon_predict(generated[service], transport, data=data, payload_type="tftensor")
+    output = tf.make_ndarray(answer.data.tftensor)
+    assert output.dtype == np.int64
+    assert output.tolist() == [3 * BIG, -21]
+
+
+@pytest.mark.parametrize("service", ["int64_grpc", "int64_rest"], ids=["tf-grpc", "tf-rest"])
+def test_int64_ndarray_over_rest_keeps_every_digit(
+    generated: dict[str, Microservice], service: str
+) -> None:
+    """JSON integers are typed by the signature (DT_INT64), never through float64."""
+    reply = requests.post(
+        f"{generated[service].http_url}/api/v1.0/predictions",
+        json={"data": {"ndarray": [BIG, 1]}},
+        timeout=30,
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["data"]["ndarray"] == [3 * BIG, 3]
+
+
+def test_bin_data_over_rest_is_base64(generated: dict[str, Microservice]) -> None:
+    raw = bytes(range(256))
+    reply = requests.post(
+        f"{generated['echo'].http_url}/api/v1.0/predictions",
+        json={"binData": base64.b64encode(raw).decode()},
+        timeout=30,
+    )
+    assert reply.status_code == 200, reply.text
+    assert base64.b64decode(reply.json()["binData"]) == raw
