@@ -32,17 +32,17 @@ class MeanSettings:
 
 @dataclass(frozen=True)
 class WeightedMeanSettings:
-    weights: tuple[float, ...] | None = seldon_parameter(
-        "STRING", convert=parse_number_list, doc="one weight per child, JSON list or a,b,c"
+    weights: tuple[float, ...] = seldon_parameter(
+        "STRING",
+        convert=parse_number_list,
+        required=True,
+        doc="one weight per child, JSON list or a,b,c",
     )
 
     def __post_init__(self) -> None:
-        if self.weights is None:
-            raise ConfigurationError("weights", "is required")
         normalised_weights("weights", self.weights)
 
     def normalised(self) -> tuple[float, ...]:
-        assert self.weights is not None
         return normalised_weights("weights", self.weights)
 
 

@@ -32,9 +32,7 @@ FEEDBACK_METRIC = "seldon_tfserving_router_feedback_total"
 MEAN_REWARD_METRIC = "seldon_tfserving_router_mean_reward"
 
 
-def _require_branches(parameter: str, count: int | None) -> int:
-    if count is None:
-        raise ConfigurationError(parameter, "is required")
+def _require_branches(parameter: str, count: int) -> int:
     if count < 2:
         raise ConfigurationError(parameter, f"a router needs at least 2 branches, got {count}")
     return count
@@ -88,7 +86,7 @@ class ABTestSettings:
 
 @dataclass(frozen=True)
 class EpsilonGreedySettings:
-    n_branches: int | None = seldon_parameter("INT", doc="number of children (required)")
+    n_branches: int = seldon_parameter("INT", required=True, doc="number of children")
     epsilon: float = seldon_parameter("FLOAT", default=0.1, doc="share of exploration")
     best_branch: int = seldon_parameter("INT", default=0, doc="branch to exploit at first")
     seed: int | None = seldon_parameter("INT", doc="seed of the exploration draws")
@@ -107,7 +105,7 @@ class EpsilonGreedySettings:
 
 @dataclass(frozen=True)
 class ThompsonSamplingSettings:
-    n_branches: int | None = seldon_parameter("INT", doc="number of children (required)")
+    n_branches: int = seldon_parameter("INT", required=True, doc="number of children")
     alpha0: float = seldon_parameter("FLOAT", default=1.0, doc="Beta prior successes")
     beta0: float = seldon_parameter("FLOAT", default=1.0, doc="Beta prior failures")
     seed: int | None = seldon_parameter("INT", doc="seed of the posterior draws")
@@ -123,7 +121,7 @@ class ThompsonSamplingSettings:
 
 @dataclass(frozen=True)
 class UCB1Settings:
-    n_branches: int | None = seldon_parameter("INT", doc="number of children (required)")
+    n_branches: int = seldon_parameter("INT", required=True, doc="number of children")
     state_path: str | None = seldon_parameter("STRING", doc="JSON file of the learned state")
 
     def __post_init__(self) -> None:
@@ -231,7 +229,6 @@ class EpsilonGreedyRouter(BranchRouter):
     settings: EpsilonGreedySettings
 
     def build_policy(self) -> BranchPolicy:
-        assert self.settings.n_branches is not None
         return EpsilonGreedy(
             self.settings.n_branches,
             self.settings.epsilon,
@@ -247,7 +244,6 @@ class ThompsonSamplingRouter(BranchRouter):
     settings: ThompsonSamplingSettings
 
     def build_policy(self) -> BranchPolicy:
-        assert self.settings.n_branches is not None
         return ThompsonSampling(
             self.settings.n_branches, self.settings.alpha0, self.settings.beta0, self.settings.seed
         )
@@ -260,7 +256,6 @@ class UCB1Router(BranchRouter):
     settings: UCB1Settings
 
     def build_policy(self) -> BranchPolicy:
-        assert self.settings.n_branches is not None
         return UCB1(self.settings.n_branches)
 
 

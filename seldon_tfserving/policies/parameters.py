@@ -42,13 +42,19 @@ def seldon_parameter(
     default: Any = None,
     convert: Callable[[Any], Any] | None = None,
     doc: str = "",
+    required: bool = False,
 ) -> Any:
-    """A settings field fed by a Seldon parameter of `seldon_type` (INT, FLOAT, STRING, BOOL)."""
+    """A settings field fed by a Seldon parameter of `seldon_type` (INT, FLOAT, STRING, BOOL).
+
+    A `required` field has no default, so a manifest that leaves it out is refused.
+    """
     if seldon_type not in _ACCEPTED_TYPES:
         raise ValueError(f"unknown Seldon parameter type {seldon_type!r}")
     metadata: dict[str, Any] = {SELDON_TYPE: seldon_type, "doc": doc}
     if convert is not None:
         metadata[CONVERT] = convert
+    if required:
+        return dataclasses.field(metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -89,6 +95,12 @@ def parse_settings[SettingsT](
             except ValueError as error:
                 raise ConfigurationError(name, str(error)) from None
         values[name] = value
+    for name, spec in fields.items():
+        no_default = (
+            spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
+        )
+        if spec.init and no_default and name not in values:
+            raise ConfigurationError(name, "is required")
     return settings_type(**values)
 
 

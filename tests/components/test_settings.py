@@ -92,6 +92,26 @@ def test_every_component_declares_frozen_settings_with_seldon_types(component: A
         assert seldon_type in MANIFEST_TYPES
 
 
+def test_required_parameters_have_no_default() -> None:
+    def required(component: Any) -> list[str]:
+        return [
+            f.name
+            for f in dataclasses.fields(component.settings_type)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        ]
+
+    assert {c.__name__: required(c) for c in COMPONENTS} == {
+        "ABTestRouter": [],
+        "EpsilonGreedyRouter": ["n_branches"],
+        "ThompsonSamplingRouter": ["n_branches"],
+        "UCB1Router": ["n_branches"],
+        "MeanCombiner": [],
+        "WeightedMeanCombiner": ["weights"],
+        "MajorityVoteCombiner": [],
+        "MaxConfidenceCombiner": [],
+    }
+
+
 @pytest.mark.parametrize("text", ["[0.7, 0.2, 0.1]", "0.7,0.2,0.1", " 0.7 , 0.2 , 0.1 "])
 def test_weights_are_a_json_list_or_comma_separated(text: str) -> None:
     assert parse_number_list(text) == (0.7, 0.2, 0.1)
@@ -133,6 +153,7 @@ def test_parameters_arrive_typed_by_seldon_and_become_settings() -> None:
         (ABTestSettings, {"seed": 1.5}, "seed"),
         (ABTestSettings, {"seed": True}, "seed"),
         (EpsilonGreedySettings, {}, "n_branches"),
+        (UCB1Settings, {"state_path": "/tmp/x.json"}, "n_branches"),
         (EpsilonGreedySettings, {"n_branches": 2, "epsilon": 1.1}, "epsilon"),
         (EpsilonGreedySettings, {"n_branches": 2, "best_branch": 2}, "best_branch"),
         (ThompsonSamplingSettings, {"n_branches": 2, "alpha0": 0.0}, "alpha0"),
