@@ -1,0 +1,231 @@
+"""The external API's edges: paths, puid, errors with their real status, body limits, and the
+executor's metrics on /prometheus."""
+
+from __future__ import annotations
+
+import re
+
+import grpc
+import numpy as np
+import pytest
+import requests
+from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
+
+from seldon_tfserving.deploy.model import SeldonDeployment
+from seldon_tfserving.gateway.server import Gateway
+from seldon_tfserving.gateway.settings import GatewaySettings
+from tests.gateway.conftest import NAMESPACE, Components, endpoints_for
+from tests.servers import free_port
+
+REQUEST = {"data": {"ndarray": [[1.0, 2.0]]}}
+
+
+def seldon_path(name: str, operation: str = "predictions") -> str:
+    return f"/seldon/{NAMESPACE}/{name}/api/v1.0/{operation}"
+
+
+def test_the_puid_comes_back_in_the_header_and_in_meta(gateway: Gateway) -> None:
+    given = requests.post(
+        gateway.http_url + seldon_path("ensemble"),
+        json=REQUEST,
+        headers={"Seldon-Puid": "my-request-1"},
+        timeout=20,
+    )
+    assert given.status_code == 200, given.text
+    assert given.headers["Seldon-Puid"] == "my-request-1"
+    assert given.json()["meta"]["puid"] == "my-request-1"
+
+    generated = requests.post(gateway.http_url + seldon_path("ensemble"), json=REQUEST, timeout=20)
+    puid = generated.headers["Seldon-Puid"]
+    assert re.fullmatch(r"[0-9a-f-]{36}", puid)
+    assert generated.json()["meta"]["puid"] == puid
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        pytest.param(f"/seldon/{NAMESPACE}/chain/api/v0.1/predictions", {}, id="v0.1"),
+        pytest.param("/seldon/chain/api/v1.0/predictions", {}, id="no-namespace"),
+        pytest.param(
+            "/api/v1.0/predictions", {"seldon": "chain", "namespace": NAMESPACE}, id="headers"
+        ),
+    ],
+)
+def test_every_path_form_reaches_the_named_deployment(
+    gateway: Gateway, path: str, headers: dict[str, str]
+) -> None:
+    reply = requests.post(gateway.http_url + path, json=REQUEST, headers=headers, timeout=20)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["data"]["ndarray"] == [[-20.0, -30.0]]
+
+
+def test_an_unknown_deployment_is_404_with_seldon_error_json(gateway: Gateway) -> None:
+    reply = requests.post(gateway.http_url + seldon_path("nowhere"), json=REQUEST, timeout=20)
+    assert reply.status_code == 404
+    status = reply.json()["status"]
+    assert status["code"] == 404 and status["status"] == "FAILURE"
+    assert "nowhere" in status["info"]
+
+    channel = grpc.insecure_channel(gateway.grpc_target)
+    with pytest.raises(grpc.RpcError) as caught:
+        prediction_pb2_grpc.SeldonStub(channel).Predict(
+            prediction_pb2.SeldonMessage(), metadata=[("seldon", "nowhere")], timeout=20
+        )
+    channel.close()
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_a_component_error_keeps_its_status_and_body(gateway: Gateway) -> None:
+    """ScaleModel refuses negative input with 400: the executor passes that answer on."""
+    reply = requests.post(
+        gateway.http_url + seldon_path("ensemble"),
+        json={"data": {"ndarray": [[-1.0]]}},
+        timeout=20,
+    )
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["status"]["info"] == "ScaleModel takes non-negative input only"
+
+    channel = grpc.insecure_channel(f"127.0.0.1:{gateway.http_port}")
+    request = prediction_pb2.SeldonMessage()
+    request.data.tensor.shape.extend([1, 1])
+    request.data.tensor.values.append(-1.0)
+    with pytest.raises(grpc.RpcError) as caught:
+        prediction_pb2_grpc.SeldonStub(channel).Predict(
+            request, metadata=[("seldon", "ensemble"), ("namespace", NAMESPACE)], timeout=20
+        )
+    channel.close()
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "non-negative" in (caught.value.details() or "")
+
+
+def test_bad_bodies_are_refused_with_their_status(
+    components: Components, deployments: list[SeldonDeployment]
+) -> None:
+    settings = GatewaySettings(max_body_bytes=2048)
+    with Gateway(
+        deployments,
+        endpoints_for(deployments, components),
+        http_port=free_port(),
+        grpc_port=free_port(),
+        settings=settings,
+    ) as small:
+        url = small.http_url + seldon_path("ensemble")
+        big = {"data": {"ndarray": [[1.0] * 1000]}}
+        too_large = requests.post(url, json=big, timeout=20)
+        assert too_large.status_code == 413
+        assert too_large.json()["status"]["status"] == "FAILURE"
+        empty = requests.post(url, data=b"", timeout=20)
+        assert empty.status_code == 400
+        # not JSON: the component says so, as it does behind the executor
+        garbage = requests.post(
+            url, data=b"{not json", headers={"Content-Type": "application/json"}, timeout=20
+        )
+        assert garbage.status_code == 400
+        # and the gateway still serves
+        assert requests.post(url, json=REQUEST, timeout=20).status_code == 200
+
+
+def test_prometheus_has_the_executors_server_and_client_histograms(gateway: Gateway) -> None:
+    requests.post(gateway.http_url + seldon_path("ensemble"), json=REQUEST, timeout=20)
+    channel = grpc.insecure_channel(gateway.grpc_target)
+    request = prediction_pb2.SeldonMessage()
+    request.data.tensor.shape.extend([1, 1])
+    request.data.tensor.values.append(1.0)
+    for _ in range(5):
+        prediction_pb2_grpc.SeldonStub(channel).Predict(
+            request, metadata=[("seldon", "ab-test"), ("namespace", NAMESPACE)], timeout=20
+        )
+    channel.close()
+
+    text = requests.get(gateway.http_url + "/prometheus", timeout=10).text
+    samples = _samples(text)
+    server = "seldon_api_executor_server_requests_seconds_count"
+    client = "seldon_api_executor_client_requests_seconds_count"
+    assert (
+        samples[
+            (
+                server,
+                _labels(
+                    deployment_name="ensemble",
+                    predictor_name="default",
+                    predictor_version="",
+                    service="predictions",
+                    method="post",
+                    code="200",
+                ),
+            )
+        ]
+        >= 1
+    )
+    assert (
+        samples[
+            (
+                server,
+                _labels(
+                    deployment_name="ab-test",
+                    predictor_name="default",
+                    predictor_version="",
+                    service="/seldon.protos.Seldon/Predict",
+                    method="unary",
+                    code="OK",
+                ),
+            )
+        ]
+        >= 5
+    )
+    assert (
+        samples[
+            (
+                client,
+                _labels(
+                    deployment_name="ensemble",
+                    predictor_name="default",
+                    predictor_version="",
+                    service="/aggregate",
+                    model_name="combiner",
+                    model_image="tests/meancombiner",
+                    model_version="0.1",
+                    method="post",
+                    code="200",
+                ),
+            )
+        ]
+        >= 1
+    )
+    routed = sum(
+        value
+        for (name, labels), value in samples.items()
+        if name == "seldon_api_executor_routing_total"
+        and 'deployment_name="ab-test"' in labels
+        and 'model_name="ab"' in labels
+    )
+    assert routed >= 5
+
+
+def _labels(**labels: str) -> str:
+    return ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+
+
+def _samples(text: str) -> dict[tuple[str, str], float]:
+    samples: dict[tuple[str, str], float] = {}
+    for line in text.splitlines():
+        match = re.fullmatch(r"([a-z_]+)\{(.*)\} (\S+)", line)
+        if match:
+            labels = ",".join(sorted(re.findall(r'[a-z_]+="[^"]*"', match.group(2))))
+            samples[(match.group(1), labels)] = float(match.group(3))
+    return samples
+
+
+def test_grpc_answers_on_its_own_port_too(gateway: Gateway) -> None:
+    channel = grpc.insecure_channel(gateway.grpc_target)
+    request = prediction_pb2.SeldonMessage()
+    request.data.ndarray.extend([[2.0]])
+    response, call = prediction_pb2_grpc.SeldonStub(channel).Predict.with_call(
+        request,
+        metadata=[("seldon", "chain"), ("namespace", NAMESPACE), ("seldon-puid", "p-42")],
+        timeout=20,
+    )
+    channel.close()
+    assert ("seldon-puid", "p-42") in list(call.initial_metadata())
+    assert response.meta.puid == "p-42"
+    assert np.isclose(response.data.ndarray[0][0], -30.0)

@@ -1,0 +1,121 @@
+"""A component that dies takes down only the graphs that need it: they answer 503 (gRPC
+UNAVAILABLE), every other graph is still served."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+from seldon_core.seldon_client import SeldonClient
+
+from seldon_tfserving.deploy.model import parse_deployment
+from seldon_tfserving.gateway.endpoints import ComponentEndpoint, endpoint_key
+from seldon_tfserving.gateway.server import Gateway
+from tests.gateway.conftest import (
+    COMPONENT_SPECS,
+    NAMESPACE,
+    Components,
+    deployment,
+    node,
+    start_component,
+    stop_all,
+)
+from tests.servers import Microservice, free_port
+
+
+@pytest.fixture
+def victim(log_dir: Path, tmp_path: Path) -> Iterator[Microservice]:
+    service = start_component(log_dir, "model-a", COMPONENT_SPECS["model-a"], tmp_path / "v")
+    yield service
+    stop_all([service])
+
+
+@pytest.fixture
+def fragile_gateway(victim: Microservice, components: Components) -> Iterator[Gateway]:
+    """`fragile` needs the victim; `sturdy` does not; `chatty` logs to a sink that is gone."""
+    closed_port = free_port()
+    documents = [
+        deployment("fragile", [{"name": "default", "graph": node("model-a", "MODEL")}]),
+        deployment("sturdy", [{"name": "default", "graph": node("model-b", "MODEL")}]),
+        deployment(
+            "chatty",
+            [
+                {
+                    "name": "default",
+                    "graph": node(
+                        "model-b",
+                        "MODEL",
+                        logger={"mode": "all", "url": f"http://127.0.0.1:{closed_port}/"},
+                    ),
+                }
+            ],
+        ),
+    ]
+    endpoints = {
+        endpoint_key("fragile", "default", "model-a"): ComponentEndpoint(
+            "127.0.0.1", victim.http_port, victim.grpc_port
+        ),
+        endpoint_key("sturdy", "default", "model-b"): components.endpoint("model-b"),
+        endpoint_key("chatty", "default", "model-b"): components.endpoint("model-b"),
+    }
+    with Gateway(
+        [parse_deployment(d) for d in documents],
+        endpoints,
+        http_port=free_port(),
+        grpc_port=free_port(),
+    ) as gateway:
+        yield gateway
+
+
+def _predict(gateway: Gateway, name: str, transport: str) -> tuple[bool, str]:
+    sc = SeldonClient(
+        deployment_name=name,
+        namespace=NAMESPACE,
+        gateway_endpoint=f"127.0.0.1:{gateway.http_port}",
+        gateway="istio",
+        transport=transport,
+    )
+    result = sc.predict(data=np.asarray([[1.0]]))
+    return result.success, str(result.msg)
+
+
+def test_a_killed_component_is_503_for_its_graph_only(
+    fragile_gateway: Gateway, victim: Microservice
+) -> None:
+    for transport in ("rest", "grpc"):
+        assert _predict(fragile_gateway, "fragile", transport) == (True, "")
+
+    victim.server.kill()
+
+    url = f"{fragile_gateway.http_url}/seldon/{NAMESPACE}/fragile/api/v1.0/predictions"
+    reply = requests.post(url, json={"data": {"ndarray": [[1.0]]}}, timeout=20)
+    assert reply.status_code == 503
+    assert reply.json()["status"]["reason"] == "MICROSERVICE_UNAVAILABLE"
+    ok, message = _predict(fragile_gateway, "fragile", "grpc")
+    assert not ok and "UNAVAILABLE" in message
+    for transport in ("rest", "grpc"):
+        assert _predict(fragile_gateway, "sturdy", transport) == (True, "")
+
+
+def test_a_component_the_runner_reports_dead_is_503_before_any_call(
+    fragile_gateway: Gateway,
+) -> None:
+    fragile_gateway.mark_down(endpoint_key("fragile", "default", "model-a"), "exited with 137")
+    url = f"{fragile_gateway.http_url}/seldon/{NAMESPACE}/fragile/api/v1.0/predictions"
+    reply = requests.post(url, json={"data": {"ndarray": [[1.0]]}}, timeout=20)
+    assert reply.status_code == 503
+    assert "exited with 137" in reply.json()["status"]["info"]
+    ok, message = _predict(fragile_gateway, "fragile", "grpc")
+    assert not ok and "exited with 137" in message
+    assert _predict(fragile_gateway, "sturdy", "rest") == (True, "")
+
+    fragile_gateway.mark_up(endpoint_key("fragile", "default", "model-a"))
+    assert _predict(fragile_gateway, "fragile", "rest") == (True, "")
+
+
+def test_a_dead_log_sink_does_not_fail_predictions(fragile_gateway: Gateway) -> None:
+    for transport in ("rest", "grpc"):
+        assert _predict(fragile_gateway, "chatty", transport) == (True, "")
