@@ -35,7 +35,7 @@ from seldon_tfserving.codec.seldon_inputs import (
 )
 from seldon_tfserving.codec.tensors import Tensor, as_ndarray
 from seldon_tfserving.component import SeldonComponent
-from seldon_tfserving.errors import InvalidInput, ServingError, Unavailable
+from seldon_tfserving.errors import InvalidInput, NotFound, ServingError, Unavailable
 from seldon_tfserving.settings import TfServingSettings
 from seldon_tfserving.tfserving import client_for
 from seldon_tfserving.tfserving.client import (
@@ -246,7 +246,12 @@ class TfServingModel(SeldonComponent):
 
     def _require_available(self) -> int:
         """The version that answers, or Unavailable when GetModelStatus says none is ready."""
-        statuses = self.client.status(self.target)
+        try:
+            statuses = self.client.status(self.target)
+        except NotFound as error:
+            raise Unavailable(
+                f"{self.target.describe()} is not available: {error.message}"
+            ) from None
         if self.target.version is not None:
             statuses = [s for s in statuses if s.version == self.target.version]
         available = [s.version for s in statuses if s.state == "AVAILABLE"]

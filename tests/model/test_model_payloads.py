@@ -31,12 +31,12 @@ Y = X / 2 + 2
 def half(serve_models: ServeModels, backend: Backend) -> dict[str, Microservice]:
     return serve_models(
         backend,
-        grpc={"model_name": "half_plus_two"},
-        rest={"model_name": "half_plus_two", "transport": "rest"},
-        workers={
+        # Several gunicorn workers and threads: each worker opens its own channel after the fork.
+        grpc={
             "model_name": "half_plus_two",
             "extra_args": ["--workers", "2", "--threads", "4", "--grpc-threads", "4"],
         },
+        rest={"model_name": "half_plus_two", "transport": "rest", "extra_args": ["--threads", "4"]},
     )
 
 
@@ -125,11 +125,11 @@ def test_custom_data_carries_a_tf_serving_predict_request(half_plus_two: Microse
     assert tf_response.model_spec.name == "half_plus_two"
 
 
-def test_workers_and_threads_each_answer_through_their_own_connection(
-    half: dict[str, Microservice],
+def test_concurrent_requests_on_workers_and_threads_all_answer_right(
+    half_plus_two: Microservice,
 ) -> None:
-    """Two gunicorn workers x four threads, gRPC to TF Serving: every answer right."""
-    service = half["workers"]
+    """8 clients at once on gunicorn workers x threads sharing per-process connections."""
+    service = half_plus_two
     failures: list[str] = []
 
     def client(offset: int) -> None:
