@@ -61,6 +61,20 @@ def test_ndarray_in_ndarray_out(half_plus_two: Microservice, transport: str) -> 
     assert metric["value"] > 0
 
 
+def test_tf_call_latency_reaches_seldons_prometheus_metrics(half_plus_two: Microservice) -> None:
+    seldon_predict(half_plus_two, "rest", data=X, payload_type="ndarray")
+    seldon_predict(half_plus_two, "grpc", data=X, payload_type="ndarray")
+    metrics = requests.get(f"http://127.0.0.1:{half_plus_two.metrics_port}/metrics", timeout=30)
+    assert metrics.status_code == 200
+    counts = [
+        line
+        for line in metrics.text.splitlines()
+        if line.startswith("tfserving_request_duration_count")
+    ]
+    assert counts, metrics.text[-2000:]
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in counts) >= 2
+
+
 @pytest.mark.parametrize("transport", SELDON_TRANSPORTS)
 def test_tensor_in_tensor_out(half_plus_two: Microservice, transport: str) -> None:
     answer = seldon_predict(half_plus_two, transport, data=X, payload_type="tensor")
