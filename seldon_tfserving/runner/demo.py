@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import shutil
 import sys
@@ -95,6 +96,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # TensorFlow's start-up chatter (CPU features, no CUDA) is noise here and in child logs
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     graph = args.graph if args.graph.exists() else PROJECT_ROOT / args.graph
     try:
         summary = Journey(graph, args.output, args.requests, args.after, args.ready_timeout).run()
@@ -148,7 +151,7 @@ class Journey:
             metrics = self.metrics(runner)
             print_metrics(metrics)
             section("4. Promote version 2: move the `stable` label from 1 to 2")
-            promotion = self.promote(runner, traffic)
+            promotion = self.promote(runner)
             section(f"5. {self.after} more requests: the stable arm now answers with version 2")
             after = traffic.send(self.pick(data, self.after), feedback=True)
             print(format_table("  by A/B arm:", after["by_arm"]))
@@ -199,7 +202,9 @@ class Journey:
         routers = [c for c in (runner.plan.components if runner.plan else ()) if "ROUTER" in c.argv]
         for component in routers[:1]:
             text = requests.get(
-                f"http://127.0.0.1:{component.metrics_port}/prometheus", timeout=10
+                f"http://127.0.0.1:{component.metrics_port}"
+                f"{component.env['PREDICTIVE_UNIT_METRICS_ENDPOINT']}",
+                timeout=10,
             ).text
             result["router_mean_reward"] = samples_by_label(
                 text, "seldon_tfserving_router_mean_reward", "branch"
@@ -209,7 +214,7 @@ class Journey:
             )
         return result
 
-    def promote(self, runner: LocalRunner, traffic: Traffic) -> dict[str, Any]:
+    def promote(self, runner: LocalRunner) -> dict[str, Any]:
         plan = runner.plan
         assert plan is not None and plan.backends
         backend = plan.backends[0]
@@ -220,20 +225,25 @@ class Journey:
         config.write_text(moved)
         print(f"  model config: {config}")
         print('    version_labels { key: "stable" value: 1 }  ->  value: 2')
-        print("  In a cluster this is a ConfigMap edit; TF Serving reads it on restart (or with")
-        print("  --model_config_file_poll_wait_seconds). Here: restart the TF Serving child while")
-        print("  the gateway and the components stay up, with traffic flowing meanwhile.")
+        print("  In a cluster this is a ConfigMap edit that TF Serving picks up (a reload or a")
+        print("  rollout). Here: TF Serving's HandleReloadConfigRequest, or, if the server lacks")
+        print("  it, a restart of the TF Serving child while the gateway and components stay up.")
         probe = Probe(runner, self.deployment)
         probe.start()
-        away_s = runner.restart_backend(backend.name)
+        how, took_s = runner.apply_model_config(backend.name)
         recovered_s = probe.wait_for_success(timeout_s=60.0)
         probe.stop()
         print(
-            f"  TF Serving back after {away_s:.1f} s; graph answering again "
-            f"{recovered_s:.1f} s after the restart began"
+            f"  TF Serving {how} the config in {took_s:.1f} s; graph answering again "
+            f"{recovered_s:.1f} s after the change began"
         )
-        print(f"  during the switch: {probe.describe()}")
-        return {"backend_restart_s": away_s, "graph_recovered_s": recovered_s, **probe.counts()}
+        print(f"  requests sent during the switch: {probe.describe()}")
+        return {
+            "applied_by": how,
+            "seconds": took_s,
+            "graph_recovered_s": recovered_s,
+            "during_switch": probe.counts(),
+        }
 
 
 class Traffic:

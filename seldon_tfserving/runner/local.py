@@ -165,6 +165,21 @@ class LocalRunner:
         self._wait_ready([(backend.name, "backend", child, _probe(backend_ready, backend))])
         return time.monotonic() - began
 
+    def apply_model_config(self, name: str | None = None) -> tuple[str, float]:
+        """Make a backend serve its (edited) model config file: TF Serving's reload RPC where
+        the server offers it, else a restart. Returns ("reloaded" | "restarted", seconds)."""
+        from seldon_tfserving.runner.reload import reload_model_config
+
+        plan = self._require_plan()
+        backend = next((b for b in plan.backends if name in (None, b.name)), None)
+        if backend is None or backend.model_config_file is None:
+            raise KeyError(f"no backend {name!r} with a model config file")
+        began = time.monotonic()
+        text = backend.model_config_file.read_text()
+        if reload_model_config(f"127.0.0.1:{backend.grpc_port}", text):
+            return "reloaded", time.monotonic() - began
+        return "restarted", self.restart_backend(backend.name)
+
     def wait_for_failure(self, timeout_s: float) -> ChildFailure | None:
         """The first failure reported within `timeout_s` (None if nothing failed)."""
         deadline = time.monotonic() + timeout_s

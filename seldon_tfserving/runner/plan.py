@@ -331,6 +331,8 @@ class _Planner:
                 "PREDICTIVE_UNIT_HTTP_SERVICE_PORT": str(http_port),
                 "PREDICTIVE_UNIT_GRPC_SERVICE_PORT": str(grpc_port),
                 "PREDICTIVE_UNIT_METRICS_SERVICE_PORT": str(metrics_port),
+                # the operator serves component metrics here (Seldon's own default is /metrics)
+                "PREDICTIVE_UNIT_METRICS_ENDPOINT": "/prometheus",
             }
         )
         argv = (

@@ -131,8 +131,9 @@ class Supervisor:
             try:
                 child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                logger.warning(
-                    "%s ignored SIGTERM for %.0f s; killing it", child.name, self.grace_s
+                # seldon-core-microservice's graceful shutdown can outlast a short grace period
+                logger.info(
+                    "%s still up %.0f s after SIGTERM; killing it", child.name, self.grace_s
                 )
             # the group may hold workers that outlive their parent: kill what is left
             _signal_group(child, signal.SIGKILL)

@@ -119,6 +119,7 @@ def test_components_follow_the_s2i_image_contract_on_free_ports(tmp_path: Path) 
     assert router.env["PREDICTIVE_UNIT_ID"] == "router"
     assert router.env["PREDICTOR_ID"] == "default"
     assert router.env["SELDON_DEPLOYMENT_ID"] == "ab-local"
+    assert router.env["PREDICTIVE_UNIT_METRICS_ENDPOINT"] == "/prometheus"
     every_port = [p for c in plan.components for p in (c.endpoint.http_port, c.endpoint.grpc_port)]
     every_port += [b.grpc_port for b in plan.backends]
     assert len(set(every_port)) == len(every_port)

@@ -1,0 +1,38 @@
+"""Ask a running TF Serving to apply a new model config: ModelService.HandleReloadConfigRequest.
+
+This is how TF Serving moves a version label without a restart; a server that does not offer
+it answers UNIMPLEMENTED, and the runner then restarts the backend instead.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+
+logger = logging.getLogger(__name__)
+
+RELOAD_TIMEOUT_S = 60.0
+
+
+def reload_model_config(grpc_target: str, config_text: str) -> bool:
+    """Send `config_text` (a ModelServerConfig text proto); True if the server applied it,
+    False if it does not support reloading. Other failures raise grpc.RpcError."""
+    from google.protobuf import text_format
+    from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc
+    from tensorflow_serving.config import model_server_config_pb2
+
+    config = text_format.Parse(config_text, model_server_config_pb2.ModelServerConfig())
+    request = model_management_pb2.ReloadConfigRequest(config=config)
+    with grpc.insecure_channel(grpc_target) as channel:
+        stub = model_service_pb2_grpc.ModelServiceStub(channel)
+        try:
+            reply = stub.HandleReloadConfigRequest(request, timeout=RELOAD_TIMEOUT_S)
+        except grpc.RpcError as error:
+            if error.code() == grpc.StatusCode.UNIMPLEMENTED:
+                logger.info("%s cannot reload its config: %s", grpc_target, error.details())
+                return False
+            raise
+    if reply.status.error_code != 0:
+        raise RuntimeError(f"TF Serving refused the new config: {reply.status.error_message}")
+    return True
