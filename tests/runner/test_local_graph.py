@@ -141,6 +141,23 @@ def test_a_killed_component_makes_its_graph_503_and_the_other_is_still_served(
     )
 
 
+def test_a_killed_backend_takes_down_the_nodes_of_its_pod(runner: LocalRunner) -> None:
+    backend = runner.child(f"{SINGLE}/default/tfserving")
+    assert backend.pid is not None
+    reported = len(runner.failures)
+    os.killpg(backend.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while len(runner.failures) == reported and time.monotonic() < deadline:
+        time.sleep(0.1)
+    failure = runner.failures[-1]
+    assert failure.name == f"{SINGLE}/default/tfserving"
+    assert failure.nodes == (f"{SINGLE}/default/classifier",)
+    url = f"{runner.http_url}/seldon/default/{SINGLE}/api/v1.0/predictions"
+    assert requests.post(url, json={"data": {"ndarray": [[4.0]]}}, timeout=10).status_code == 503
+    result = predict(client(runner, AB, "ambassador", "grpc"), np.array([[2.0]]))
+    assert np.asarray(get_data_from_proto(result.response)).shape == (1, 1)
+
+
 def test_stopping_ends_every_child(runner: LocalRunner) -> None:
     children = list(runner.supervisor.children.values())
     runner.stop()
