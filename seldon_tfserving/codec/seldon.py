@@ -20,6 +20,7 @@ from seldon_core.proto import prediction_pb2
 from tensorflow.core.framework.tensor_pb2 import TensorProto
 from tensorflow_serving.apis import model_pb2, predict_pb2
 
+from seldon_tfserving.codec.list_value import list_value_to_ndarray, ndarray_to_list_value_bytes
 from seldon_tfserving.codec.tensors import Array, Tensor, as_ndarray, as_tensor_proto
 from seldon_tfserving.errors import InvalidInput
 
@@ -33,8 +34,9 @@ SeldonMessage = Any  # prediction_pb2.SeldonMessage (untyped module)
 class SeldonRequest:
     """One Seldon request, read once: its payload kind, the payload, names, puid, meta.
 
-    `value` is nested lists (ndarray), a float64 array (tensor), a TensorProto (tftensor),
-    a dict (jsonData), str (strData), bytes (binData) or a protobuf Any (customData).
+    `value` is nested lists or a float64 array (ndarray), a float64 array (tensor), a
+    TensorProto (tftensor), a dict (jsonData), str (strData), bytes (binData) or a protobuf
+    Any (customData).
     """
 
     kind: PayloadKind
@@ -69,9 +71,9 @@ def _read_proto(message: Any) -> SeldonRequest:
                 "tensor", _tensor_array(data.tensor.shape, data.tensor.values), names, **common
             )
         if kind == "ndarray":
-            return SeldonRequest(
-                "ndarray", json_format.MessageToDict(data.ndarray), names, **common
-            )
+            dense = list_value_to_ndarray(data.ndarray)
+            value = json_format.MessageToDict(data.ndarray) if dense is None else dense
+            return SeldonRequest("ndarray", value, names, **common)
         raise InvalidInput("data holds no ndarray, tensor or tftensor")
     if oneof == "jsonData":
         return SeldonRequest("jsonData", json_format.MessageToDict(message.jsonData), **common)
@@ -251,7 +253,12 @@ def _data_response(
             message.data.tensor.values.extend(array.reshape(-1).tolist())
         else:
             array = as_ndarray(tensor)
-            _list_value(array if array.ndim else array.reshape(1), message.data.ndarray)
+            array = array if array.ndim else array.reshape(1)
+            wire = ndarray_to_list_value_bytes(array)
+            if wire is None:
+                _list_value(array, message.data.ndarray)
+            else:
+                message.data.ndarray.MergeFromString(wire)
         _fill_meta(message, meta)
         return message
     data: dict[str, Any] = {"names": names}

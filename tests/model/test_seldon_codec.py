@@ -61,11 +61,18 @@ def test_rest_ndarray_keeps_the_nested_lists_and_names() -> None:
     assert not request.is_proto
 
 
-def test_grpc_ndarray_becomes_the_same_nested_lists() -> None:
+def test_grpc_ndarray_of_numbers_becomes_one_float64_array() -> None:
     message = json_to_seldon_message({"data": {"ndarray": [[1.5, 2.0], [3.0, 4.0]]}})
     request = read_request(message)
     assert request.kind == "ndarray" and request.is_proto
-    assert request.value == [[1.5, 2.0], [3.0, 4.0]]
+    assert request.value.dtype == np.float64
+    np.testing.assert_array_equal(request.value, [[1.5, 2.0], [3.0, 4.0]])
+
+
+def test_grpc_ndarray_of_anything_else_becomes_nested_lists() -> None:
+    for values in (["a", "b"], [[1.0], [2.0, 3.0]], [True, 1.0], []):
+        request = read_request(json_to_seldon_message({"data": {"ndarray": values}}))
+        assert request.value == values
 
 
 @pytest.mark.parametrize("as_proto", [False, True])
