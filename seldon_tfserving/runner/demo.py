@@ -96,8 +96,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    # TensorFlow's start-up chatter (CPU features, no CUDA) is noise here and in child logs
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TensorFlow's start-up chatter (CPU features, no CUDA) is noise here: silence it in this
+    # process (read once, at import), keep warnings and errors in the children's logs
+    quieted = "TF_CPP_MIN_LOG_LEVEL" not in os.environ
+    if quieted:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    import tensorflow  # noqa: F401
+
+    if quieted:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
     graph = args.graph if args.graph.exists() else PROJECT_ROOT / args.graph
     try:
         summary = Journey(graph, args.output, args.requests, args.after, args.ready_timeout).run()
@@ -174,6 +181,10 @@ class Journey:
 
         section("1. Train two versions of a small classifier (3 classes, 4 features)")
         data = make_dataset()
+        print(
+            f"  exported as model {self.layout.model_name!r}, the name {self.graph.name} serves "
+            f"from volume {self.layout.volume!r}"
+        )
         offline = {}
         for recipe in RECIPES:
             offline[recipe.version] = train_and_export(recipe, data, model_dir)
@@ -233,8 +244,9 @@ class Journey:
         how, took_s = runner.apply_model_config(backend.name)
         recovered_s = probe.wait_for_success(timeout_s=60.0)
         probe.stop()
+        applied = "reloaded it in place" if how == "reloaded" else "was restarted to apply it"
         print(
-            f"  TF Serving {how} the config in {took_s:.1f} s; graph answering again "
+            f"  TF Serving {applied} ({took_s:.1f} s); the graph answered again "
             f"{recovered_s:.1f} s after the change began"
         )
         print(f"  requests sent during the switch: {probe.describe()}")

@@ -154,7 +154,7 @@ class LocalRunner:
 
     def restart_backend(self, name: str | None = None) -> float:
         """Restart a backend on the same ports (e.g. to load a changed model config) and wait
-        until it serves again; returns how long it was away, in seconds."""
+        until it and the components of its pod serve again; returns how long that took."""
         plan = self._require_plan()
         backend = next((b for b in plan.backends if name in (None, b.name)), None)
         if backend is None:
@@ -163,6 +163,16 @@ class LocalRunner:
         self.progress.set("backend", backend.name, STARTING, "restarting")
         child = self.supervisor.restart(backend.name)
         self._wait_ready([(backend.name, "backend", child, _probe(backend_ready, backend))])
+        # the pod's components reconnect on their own; wait until each says it is healthy
+        children = self.supervisor.children
+        self._wait_ready(
+            [
+                (c.key, "component", children[c.key], _probe(component_ready, c))
+                for c in plan.components
+                if c.key in backend.serves and c.key in children
+            ],
+            quiet=True,
+        )
         return time.monotonic() - began
 
     def apply_model_config(self, name: str | None = None) -> tuple[str, float]:
@@ -226,7 +236,13 @@ class LocalRunner:
             started.append((name, kind, self.supervisor.start(name, argv, env, kind), ready))
         self._wait_ready(started)
 
-    def _wait_ready(self, pending: Sequence[tuple[str, str, Child, Callable[[], bool]]]) -> None:
+    def _wait_ready(
+        self,
+        pending: Sequence[tuple[str, str, Child, Callable[[], bool]]],
+        quiet: bool = False,
+    ) -> None:
+        """Poll each probe until true; raise StartupError if a child exits or time runs out.
+        `quiet` leaves the progress board alone (for children already shown as ready)."""
         deadline = time.monotonic() + self.ready_timeout
         waiting = list(pending)
         while waiting:
@@ -240,7 +256,8 @@ class LocalRunner:
                         f"(log: {child.log_path}):\n{child.log_tail()}"
                     )
                 if ready():
-                    self.progress.set(kind, name, READY)
+                    if not quiet:
+                        self.progress.set(kind, name, READY)
                     waiting.remove(item)
             if waiting and time.monotonic() > deadline:
                 for name, kind, _, _ in waiting:
