@@ -27,6 +27,7 @@ from seldon_tfserving.errors import (
     DeadlineExceeded,
     InternalError,
     InvalidInput,
+    PayloadTooLarge,
     ServingError,
     Unavailable,
     error_for_http,
@@ -101,6 +102,11 @@ class TfServingRestClient(TfServingClient):
     def _request(self, method: str, path: str, what: str, body: bytes | None = None) -> Any:
         """One HTTP call with the timeout; connection errors and 503 retried, then mapped."""
         url = self.endpoint + path
+        limit = self.settings.max_message_bytes
+        if body is not None and len(body) > limit:
+            raise PayloadTooLarge(
+                f"{what} request of {len(body)} bytes is over max_message_bytes ({limit})"
+            )
         delays = self.backoff_delays()
         headers = {"Content-Type": "application/json"} if body is not None else None
         while True:
@@ -117,6 +123,11 @@ class TfServingRestClient(TfServingClient):
                 raise self._deadline(what) from None
             else:
                 if reply.status_code == 200:
+                    if len(reply.content) > limit:
+                        raise PayloadTooLarge(
+                            f"{what} answer of {len(reply.content)} bytes is over "
+                            f"max_message_bytes ({limit})"
+                        )
                     return reply.content
                 message = _error_text(reply)
                 if reply.status_code != 503:

@@ -30,6 +30,7 @@ from tests.servers import (
 REASONS = {
     400: "MICROSERVICE_BAD_DATA",
     404: "MICROSERVICE_NOT_FOUND",
+    413: "MICROSERVICE_PAYLOAD_TOO_LARGE",
     503: "MICROSERVICE_UNAVAILABLE",
     504: "MICROSERVICE_TIMEOUT",
 }
@@ -69,6 +70,8 @@ def failing(serve_models: ServeModels, generated_backend: Backend) -> dict[str, 
             "transport": "rest",
             "ready_timeout_s": 0.0,
         },
+        small_grpc={"model_name": "classifier", "max_message_bytes": 2048},
+        small_rest={"model_name": "classifier", "max_message_bytes": 2048, "transport": "rest"},
         slow_grpc={"model_name": "slow", "timeout_ms": 100, "max_retries": 0},
         slow_rest={"model_name": "slow", "timeout_ms": 100, "transport": "rest"},
     )
@@ -118,6 +121,22 @@ def test_a_model_slower_than_timeout_ms_is_a_504(
         failing[name], [1.0], 504, grpc.StatusCode.DEADLINE_EXCEEDED, "within 100 ms"
     )
     assert time.monotonic() - started < 5  # two calls, each cut at 100 ms (not the 400 ms model)
+
+
+@pytest.mark.parametrize("name", ["small_grpc", "small_rest"])
+def test_a_request_over_max_message_bytes_is_a_413(
+    failing: dict[str, Microservice], name: str
+) -> None:
+    rows = [[1.0, 2.0, 3.0, 4.0]] * 200  # 800 floats: well over 2 kB on either wire
+    assert_both_transports_fail(
+        failing[name],
+        rows,
+        413,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "larger than max" if name == "small_grpc" else "max_message_bytes",
+    )
+    reply = rest_predict(failing[name], {"data": {"ndarray": rows[:2]}})
+    assert reply.status_code == 200, reply.text  # small requests still pass
 
 
 def test_json_data_errors_keep_their_status(failing: dict[str, Microservice]) -> None:
