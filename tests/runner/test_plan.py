@@ -344,3 +344,29 @@ def test_our_backend_stands_in_when_the_binary_is_absent(
     programs = find_programs()
     assert programs.model_server == (sys.executable, "-m", "seldon_tfserving.cli", "serve-models")
     assert Path(programs.microservice[0]).name == "seldon-core-microservice"
+
+
+GRAPH_FILES = sorted((HERE.parent.parent / "graphs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("graph", GRAPH_FILES, ids=[g.name for g in GRAPH_FILES])
+def test_every_graph_in_graphs_runs_locally_with_a_models_folder(
+    graph: Path, tmp_path: Path
+) -> None:
+    documents = [d for d in yaml.safe_load_all(graph.read_text()) if d]
+    plan = plan_documents(documents, tmp_path)
+    assert plan.backends and plan.components
+    for component_process in plan.components:
+        if not component_process.argv[1].endswith("TfServingModel"):
+            continue
+        raw = json.loads(component_process.env["PREDICTIVE_UNIT_PARAMETERS"])
+        grpc_endpoint = next(p["value"] for p in raw if p["name"] == "grpc_endpoint")
+        # each model reaches a TF Serving of its own pod, on that backend's local port
+        (own,) = [b for b in plan.backends if component_process.key in b.serves]
+        assert grpc_endpoint == f"127.0.0.1:{own.grpc_port}"
+    for backend in plan.backends:
+        flags = flag_values(backend.argv)
+        for path_flag in ("model_base_path", "model_config_file"):
+            if path_flag in flags:
+                assert Path(flags[path_flag]).is_relative_to(tmp_path)
+        assert backend.models
