@@ -27,6 +27,7 @@ from seldon_tfserving.runner.readiness import backend_ready, component_ready
 
 if TYPE_CHECKING:
     from seldon_tfserving.gateway.server import Gateway
+    from seldon_tfserving.gateway.settings import GatewaySettings
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class LocalRunner:
         log_dir: Path | None = None,
         ready_timeout: float = DEFAULT_READY_TIMEOUT_S,
         progress: ProgressBoard | None = None,
-        gateway_settings: Any = None,
+        gateway_settings: GatewaySettings | None = None,
     ) -> None:
         self.graph = Path(graph)
         self.volumes = {name: Path(path).resolve() for name, path in (volumes or {}).items()}
@@ -125,12 +126,13 @@ class LocalRunner:
 
     def stop(self) -> None:
         """Stop the gateway, then every child (TERM, then KILL after a grace period)."""
-        if self.gateway is not None:
+        gateway, self.gateway = self.gateway, None
+        if gateway is not None:
             try:
-                self.gateway.stop()
-            finally:
-                self.gateway = None
-                self.progress.set("gateway", "gateway", STOPPED)
+                gateway.stop()
+            except Exception:  # the children must be stopped whatever the gateway did
+                logger.exception("stopping the gateway failed")
+            self.progress.set("gateway", "gateway", STOPPED)
         self.supervisor.stop_all()
         for name, child in self.supervisor.children.items():
             if self.progress.state(name) != FAILED:
