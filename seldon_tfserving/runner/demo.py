@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import re
 import shutil
 import sys
@@ -37,6 +36,7 @@ from seldon_tfserving.runner.demo_report import (
 from seldon_tfserving.runner.errors import PlanError, StartupError
 from seldon_tfserving.runner.local import LocalRunner
 from seldon_tfserving.runner.progress import ProgressBoard
+from seldon_tfserving.runner.quiet_tf import import_tensorflow_quietly
 from seldon_tfserving.runner.tfserving_container import is_tfserving_container
 
 logger = logging.getLogger(__name__)
@@ -96,15 +96,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    # TensorFlow's start-up chatter (CPU features, no CUDA) is noise here: silence it in this
-    # process (read once, at import), keep warnings and errors in the children's logs
-    quieted = "TF_CPP_MIN_LOG_LEVEL" not in os.environ
-    if quieted:
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    import tensorflow  # noqa: F401
-
-    if quieted:
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    import_tensorflow_quietly()
     graph = args.graph if args.graph.exists() else PROJECT_ROOT / args.graph
     try:
         summary = Journey(graph, args.output, args.requests, args.after, args.ready_timeout).run()

@@ -273,6 +273,9 @@ class LocalRunner:
                 time.sleep(POLL_INTERVAL_S)
 
     def _start_gateway(self, plan: RunPlan) -> None:
+        from seldon_tfserving.runner.quiet_tf import import_tensorflow_quietly
+
+        import_tensorflow_quietly()  # the gateway's protos import it: keep the console readable
         from seldon_tfserving.gateway.server import Gateway
 
         self.progress.set("gateway", "gateway", STARTING)
