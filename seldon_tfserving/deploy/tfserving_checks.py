@@ -37,6 +37,8 @@ class TfServingContainer:
     mounts: dict[str, Mapping[str, Any]]
     #: model name -> version labels (None: unknown, the config file could not be read here)
     models: dict[str, set[str]] | None = field(default_factory=dict)
+    #: model name -> the versions a `specific` version policy pins (absent: any version)
+    pinned_versions: dict[str, set[int]] = field(default_factory=dict)
 
     @property
     def grpc_port(self) -> int:
@@ -160,6 +162,11 @@ def _read_model_config(
         ]
     server.models = {
         entry.name: set(entry.version_labels) for entry in config.model_config_list.config
+    }
+    server.pinned_versions = {
+        entry.name: set(entry.model_version_policy.specific.versions)
+        for entry in config.model_config_list.config
+        if entry.model_version_policy.WhichOneof("policy_choice") == "specific"
     }
     return []
 
@@ -287,6 +294,18 @@ def _check_model_node(
                 "use a served model name, or add the model to TF Serving's config",
             )
         )
+    elif "model_version" in params and model_name in server.pinned_versions:
+        version_index, version = params["model_version"]
+        pinned = server.pinned_versions[model_name]
+        if version.strip().isdigit() and int(version) not in pinned:
+            findings.append(
+                Finding(
+                    f"{path}.parameters[{version_index}].value",
+                    f"TF Serving loads only versions {', '.join(map(str, sorted(pinned)))} of "
+                    f"{model_name!r}, not {version}",
+                    "pin a loaded version, or add it to model_version_policy { specific { } }",
+                )
+            )
     elif "version_label" in params:
         label_index, label = params["version_label"]
         labels = server.models[model_name]

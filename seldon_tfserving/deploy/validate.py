@@ -7,6 +7,7 @@ sees it, so its semantic rules run only once the schema passes. Every problem co
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,9 +170,13 @@ def load_yaml_documents(path: Path) -> list[Any]:
 
 
 def validate_file(path: Path, validator: Validator) -> list[DocumentReport]:
-    """Check one manifest file; unreadable or non-YAML files become one finding."""
+    """Check one manifest file (`-`: standard input); unreadable or non-YAML files become one
+    finding."""
     try:
-        docs = load_yaml_documents(path)
+        if str(path) == "-":
+            docs = [doc for doc in yaml.safe_load_all(sys.stdin) if doc is not None]
+        else:
+            docs = load_yaml_documents(path)
     except OSError as error:
         return [DocumentReport(str(path), 0, "-", "", [_unreadable(error.strerror or str(error))])]
     except yaml.YAMLError as error:

@@ -22,7 +22,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "rules Seldon's operator and executor enforce. Errors name the file, the JSON path "
         "and the fix."
     )
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="YAML manifests")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="YAML manifests (- reads standard input)",
+    )
     parser.add_argument(
         "--crd",
         type=Path,
