@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -69,5 +70,5 @@ def serve_models(log_dir: Path) -> Iterator[ServeModels]:
         return services
 
     yield serve
-    for server in started:
-        server.stop()
+    with ThreadPoolExecutor(max_workers=max(1, len(started))) as pool:
+        list(pool.map(ServerProcess.stop, started))  # gunicorn's graceful exits overlap
