@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import math
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import numpy as np
@@ -106,20 +107,39 @@ def dense_shape(value: Any) -> tuple[int, ...]:
     return tuple(shape)
 
 
-def json_to_array(value: Any, dtype: int, *, bools_possible: bool = True) -> Array:
+@dataclass(frozen=True)
+class TextLiterals:
+    """Which literals the JSON text holds, found by one scan of the text before parsing.
+
+    Without `true`/`false`, numeric tensors need no per-value type check; without `Infinity`,
+    an infinite double can only come from a number too big for a double, which TF Serving's
+    parser refuses (Python's would silently make it infinite).
+    """
+
+    bools: bool = True
+    infinities: bool = True
+
+    @classmethod
+    def of(cls, text: str) -> TextLiterals:
+        return cls(bools="true" in text or "false" in text, infinities="Infinity" in text)
+
+
+ANY_LITERALS = TextLiterals()
+
+
+def json_to_array(value: Any, dtype: int, *, literals: TextLiterals = ANY_LITERALS) -> Array:
     """The tensor of `dtype` (a DataType enum) that the JSON `value` denotes.
 
-    `bools_possible=False` (the body has no `true`/`false` literal) lets numeric tensors skip
-    the per-value type check. Ragged lists, wrong value types and out-of-range integers raise
-    InvalidInput; a dtype TF Serving's JSON codec cannot convert raises Unimplemented.
+    Ragged lists, wrong value types, numbers too big for a double and out-of-range integers
+    raise InvalidInput; a dtype TF Serving's JSON codec cannot convert raises Unimplemented.
     """
     if dtype not in JSON_NUMPY_DTYPES:
         raise Unimplemented(
             f"Conversion of JSON Value: {debug_json(value)} to type: {tf_type_name(dtype)}"
         )
     shape = dense_shape(value)
-    if dtype != types_pb2.DT_STRING and not bools_possible:
-        fast = _numeric_fast_path(value, dtype, shape)
+    if dtype != types_pb2.DT_STRING and not literals.bools:
+        fast = _numeric_fast_path(value, dtype, shape, literals)
         if fast is not None:
             return fast
     leaves = _leaves(value, shape)
@@ -127,10 +147,17 @@ def json_to_array(value: Any, dtype: int, *, bools_possible: bool = True) -> Arr
         return np.empty(shape, dtype=JSON_NUMPY_DTYPES[dtype])
     if dtype == types_pb2.DT_STRING:
         return _strings(leaves)
-    return _numbers(leaves, dtype)
+    return _numbers(leaves, dtype, literals)
 
 
-def _numeric_fast_path(value: Any, dtype: int, shape: tuple[int, ...]) -> Array | None:
+def _check_finite(doubles: Array, literals: TextLiterals) -> None:
+    if not literals.infinities and np.isinf(doubles).any():
+        raise InvalidInput("JSON Parse error: Number too big to be stored in double")
+
+
+def _numeric_fast_path(
+    value: Any, dtype: int, shape: tuple[int, ...], literals: TextLiterals
+) -> Array | None:
     """numpy's own conversion when it provably agrees with TF Serving's rules, else None."""
     try:
         array = np.array(value)
@@ -142,6 +169,8 @@ def _numeric_fast_path(value: Any, dtype: int, shape: tuple[int, ...]) -> Array 
         return np.empty(shape, dtype=JSON_NUMPY_DTYPES[dtype])
     kind = array.dtype.kind
     if dtype in _FLOAT_TYPES and kind in "iuf":
+        if kind == "f":
+            _check_finite(array, literals)
         with np.errstate(over="ignore"):
             return array.astype(JSON_NUMPY_DTYPES[dtype])
     if dtype == types_pb2.DT_BOOL and kind == "b":
@@ -205,7 +234,7 @@ def _first_bad(leaves: Array, good: Array, dtype: int) -> InvalidInput:
     return _type_error(leaves.reshape(-1)[index], dtype)
 
 
-def _numbers(leaves: Array, dtype: int) -> Array:
+def _numbers(leaves: Array, dtype: int, literals: TextLiterals) -> Array:
     """Check every leaf's JSON type against `dtype`, then convert all at once."""
     kinds = _kind_of(leaves)
     if dtype == types_pb2.DT_BOOL:
@@ -219,8 +248,13 @@ def _numbers(leaves: Array, dtype: int) -> Array:
     if dtype == types_pb2.DT_BOOL:
         return leaves.astype(np.bool_)
     if dtype in _FLOAT_TYPES:
+        try:
+            doubles = leaves.astype(np.float64)
+        except OverflowError:
+            raise InvalidInput("JSON Parse error: Number too big to be stored in double") from None
+        _check_finite(doubles, literals)
         with np.errstate(over="ignore"):
-            return leaves.astype(np.float64).astype(JSON_NUMPY_DTYPES[dtype])
+            return doubles.astype(JSON_NUMPY_DTYPES[dtype])
     low, high = int(leaves.min()), int(leaves.max())
     _check_range(low, high, dtype, leaves)
     return leaves.astype(JSON_NUMPY_DTYPES[dtype])

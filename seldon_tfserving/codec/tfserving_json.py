@@ -20,6 +20,7 @@ from tensorflow_serving.apis import classification_pb2, input_pb2, regression_pb
 
 from seldon_tfserving.codec.json_tensors import (
     Array,
+    TextLiterals,
     debug_json,
     decode_b64,
     is_b64_object,
@@ -48,8 +49,7 @@ class PredictJsonRequest:
 @dataclass(frozen=True)
 class _Document:
     body: dict[str, Any]
-    #: False when the text holds no `true`/`false` literal: numeric arrays skip a type scan.
-    bools_possible: bool
+    literals: TextLiterals
 
 
 def _parse(body: bytes | str) -> _Document:
@@ -72,7 +72,7 @@ def _parse(body: bytes | str) -> _Document:
         raise InvalidInput("JSON Parse error: nesting too deep") from None
     if not isinstance(value, dict):
         raise InvalidInput(f"JSON Value: {debug_json(value)} Is not object")
-    return _Document(value, "true" in stripped or "false" in stripped)
+    return _Document(value, TextLiterals.of(stripped))
 
 
 def _signature_name(doc: Mapping[str, Any]) -> str:
@@ -108,10 +108,10 @@ def decode_predict_request(
             )
         if not instances:
             raise InvalidInput(f"JSON Value: {debug_json(doc.body)} No values in 'instances' array")
-        inputs = _rows_to_arrays(instances, dtypes, doc.bools_possible)
+        inputs = _rows_to_arrays(instances, dtypes, doc.literals)
         return PredictJsonRequest(signature, inputs, columnar=False)
     if has_inputs:
-        inputs = _columns_to_arrays(doc.body["inputs"], dtypes, doc.bools_possible)
+        inputs = _columns_to_arrays(doc.body["inputs"], dtypes, doc.literals)
         return PredictJsonRequest(signature, inputs, columnar=True)
     raise InvalidInput("Missing 'inputs' or 'instances' key")
 
@@ -121,7 +121,7 @@ def _is_named_object(value: Any) -> bool:
 
 
 def _rows_to_arrays(
-    instances: list[Any], dtypes: Mapping[str, int], bools: bool
+    instances: list[Any], dtypes: Mapping[str, int], literals: TextLiterals
 ) -> dict[str, Array]:
     """Row format: every instance is one batch item (a value, or an object of named values)."""
     names = sorted(dtypes)
@@ -137,7 +137,7 @@ def _rows_to_arrays(
                     f"Expecting value/list but got object at item {index} of input list"
                 )
         name = names[0]
-        return {name: _batch(instances, dtypes[name], bools, name=None)}
+        return {name: _batch(instances, dtypes[name], literals, name=None)}
     for index, item in enumerate(instances):
         if not _is_named_object(item):
             raise InvalidInput(f"Expecting object but got list at item {index} of input list")
@@ -153,22 +153,22 @@ def _rows_to_arrays(
                 f"{debug_json(item)} keys must be equal to: {','.join(names)}"
             )
     return {
-        name: _batch([item[name] for item in instances], dtypes[name], bools, name=name)
+        name: _batch([item[name] for item in instances], dtypes[name], literals, name=name)
         for name in names
     }
 
 
-def _batch(items: list[Any], dtype: int, bools: bool, name: str | None) -> Array:
+def _batch(items: list[Any], dtype: int, literals: TextLiterals, name: str | None) -> Array:
     """Stack row items into one tensor; items of differing shape get TF Serving's message."""
     try:
-        return json_to_array(items, dtype, bools_possible=bools)
+        return json_to_array(items, dtype, literals=literals)
     except InvalidInput as whole_error:
         first_shape: tuple[int, ...] | None = None
         first_size = 0
         for index, item in enumerate(items):
             where = f"Failed to process element: {index}" + (f" key: {name}" if name else "")
             try:
-                array = json_to_array(item, dtype, bools_possible=bools)
+                array = json_to_array(item, dtype, literals=literals)
             except InvalidInput as exc:
                 raise InvalidInput(f"{where} of 'instances' list. Error: {exc.message}") from None
             if first_shape is None:
@@ -190,7 +190,9 @@ def _shape_text(shape: tuple[int, ...]) -> str:
     return "[" + ",".join(str(d) for d in shape) + "]"
 
 
-def _columns_to_arrays(value: Any, dtypes: Mapping[str, int], bools: bool) -> dict[str, Array]:
+def _columns_to_arrays(
+    value: Any, dtypes: Mapping[str, int], literals: TextLiterals
+) -> dict[str, Array]:
     """Columnar format: `inputs` is one tensor, or an object with every named input."""
     if not _is_named_object(value):
         if len(dtypes) > 1:
@@ -199,12 +201,12 @@ def _columns_to_arrays(value: Any, dtypes: Mapping[str, int], bools: bool) -> di
                 "tensors required as per tensorinfo_map"
             )
         name, dtype = next(iter(dtypes.items()))
-        return {name: json_to_array(value, dtype, bools_possible=bools)}
+        return {name: json_to_array(value, dtype, literals=literals)}
     arrays: dict[str, Array] = {}
     for name, dtype in sorted(dtypes.items()):
         if name not in value:
             raise InvalidInput(f"Missing named input: {name} in 'inputs' object.")
-        arrays[name] = json_to_array(value[name], dtype, bools_possible=bools)
+        arrays[name] = json_to_array(value[name], dtype, literals=literals)
     return arrays
 
 
@@ -443,28 +445,28 @@ def decode_predict_response(
             if not all(_is_named_object(r) and r.keys() == rows[0].keys() for r in rows):
                 raise InternalError("TF Serving's 'predictions' rows have differing outputs")
             return {
-                name: _typed([r[name] for r in rows], dtypes.get(name), doc.bools_possible)
+                name: _typed([r[name] for r in rows], dtypes.get(name), doc.literals)
                 for name in rows[0]
             }
         key = single or "predictions"
-        return {key: _typed(rows, dtypes.get(key), doc.bools_possible)}
+        return {key: _typed(rows, dtypes.get(key), doc.literals)}
     if "outputs" in doc.body:
         outputs = doc.body["outputs"]
         if _is_named_object(outputs):
             return {
-                name: _typed(value, dtypes.get(name), doc.bools_possible)
+                name: _typed(value, dtypes.get(name), doc.literals)
                 for name, value in outputs.items()
             }
         key = single or "outputs"
-        return {key: _typed(outputs, dtypes.get(key), doc.bools_possible)}
+        return {key: _typed(outputs, dtypes.get(key), doc.literals)}
     raise InternalError("TF Serving's answer has neither 'predictions' nor 'outputs'")
 
 
-def _typed(value: Any, dtype: int | None, bools: bool) -> Array:
+def _typed(value: Any, dtype: int | None, literals: TextLiterals) -> Array:
     if dtype is None:
         dtype = _infer_dtype(value)
     try:
-        return json_to_array(value, dtype, bools_possible=bools)
+        return json_to_array(value, dtype, literals=literals)
     except InvalidInput as exc:
         raise InternalError(
             f"TF Serving's answer does not fit {tf_type_name(dtype)}: {exc.message}"

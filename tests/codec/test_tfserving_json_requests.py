@@ -305,6 +305,14 @@ class TestRequestErrors:
         rejects('{"inputs": [[1, 2], 3]}', "incorrect level", x=t.DT_FLOAT)
         rejects('{"inputs": [["a"], "b"]}', "incorrect level", x=t.DT_STRING)
 
+    def test_numbers_too_big_for_a_double_are_refused_like_rapidjson(self) -> None:
+        rejects('{"inputs": [1e999999]}', "Number too big", x=t.DT_FLOAT)
+        rejects('{"inputs": [1.5, 1e400]}', "Number too big", x=t.DT_DOUBLE)
+        huge = "1" + "0" * 400
+        rejects(f'{{"inputs": [1, {huge}]}}', "Number too big", x=t.DT_FLOAT)
+        request = decode('{"inputs": [1e308, Infinity]}', x=t.DT_DOUBLE)
+        assert_array(request.inputs["x"], [1e308, np.inf], np.float64)
+
     def test_bad_base64_is_refused(self) -> None:
         rejects('{"inputs": [{"b64": "!!!"}]}', "Unable to base64 decode", x=t.DT_STRING)
 
