@@ -307,3 +307,18 @@ def test_signatures_are_fetched_once_per_version_and_refreshed_when_the_version_
     assert cache.get(pinned).version == 1 and len(fetched) == 2  # version 1 is cached
     cache.observe(pinned, 7)  # a pinned target never moves
     assert cache.resolved_version(pinned) == 1
+
+
+def test_the_seldon_class_parses_its_settings_and_connects_lazily() -> None:
+    """Built with nothing listening: construction never calls TF Serving; bad values fail."""
+    from seldon_tfserving import TfServingModel
+    from seldon_tfserving.errors import ConfigurationError
+
+    assert TfServingModel.settings_type is TfServingSettings
+    port = free_port()
+    model = TfServingModel(model_name="m", grpc_endpoint=f"127.0.0.1:{port}", timeout_ms="50")
+    assert model.settings.timeout_ms == 50 and model.target == ModelTarget("m")
+    with pytest.raises(ConfigurationError, match="parameter 'max_retries'"):
+        TfServingModel(model_name="m", max_retries=-1)
+    with pytest.raises(Unavailable):
+        model.health_status()
