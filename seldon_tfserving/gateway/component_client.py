@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import socket
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Literal, Protocol
@@ -85,6 +86,14 @@ class ComponentClient(Protocol):
     def close(self) -> None: ...
 
 
+class _NoDelayConnection(http.client.HTTPConnection):
+    """An HTTP connection that sends small messages at once (no Nagle wait on loopback)."""
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class _ConnectionPool:
     """Keep-alive HTTP/1.1 connections to one host:port, reused last-in first-out."""
 
@@ -98,7 +107,7 @@ class _ConnectionPool:
         with self._lock:
             if self._idle:
                 return self._idle.pop(), True
-        return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout), False
+        return _NoDelayConnection(self._host, self._port, timeout=self._timeout), False
 
     def _give(self, connection: http.client.HTTPConnection) -> None:
         with self._lock:

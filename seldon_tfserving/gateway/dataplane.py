@@ -9,6 +9,7 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from seldon_tfserving.deploy.model import Predictor, SeldonDeployment
 from seldon_tfserving.errors import ConfigurationError, NotFound, ServingError, Unavailable
@@ -184,6 +185,10 @@ class DataPlane:
         error: ServingError | None = None
         try:
             result = executor.predict(payload, ctx)
+            if result is payload and payload.is_proto:
+                # the graph answered with the request itself (a route of -2): annotate a copy,
+                # the shadows may be reading the original
+                result = Payload.from_proto("message", _copy(payload.as_proto()))
             inject = service.injects_routing[executor.predictor.name]
             return with_meta(
                 result,
@@ -251,3 +256,9 @@ class DataPlane:
             "post" if transport == "REST" else "unary",
             status_label(error, transport),
         ).observe(time.perf_counter() - started)
+
+
+def _copy(message: Any) -> Any:
+    duplicate = type(message)()
+    duplicate.CopyFrom(message)
+    return duplicate

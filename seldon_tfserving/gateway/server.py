@@ -56,6 +56,7 @@ class _SharedPortServer(ThreadedWSGIServer):
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             request.settimeout(_SNIFF_TIMEOUT_S)
             start = request.recv(len(HTTP2_PREFACE_START), socket.MSG_PEEK | socket.MSG_WAITALL)
             request.settimeout(None)
@@ -77,6 +78,7 @@ class _SharedPortServer(ThreadedWSGIServer):
             logger.warning("gRPC on the HTTP port: cannot reach the gRPC server: %s", error)
             return
         upstream.settimeout(None)
+        upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._tunnels_lock:
             self._tunnels.update((client, upstream))
         try:

@@ -100,3 +100,10 @@ class GreedyRouter(SeldonComponent):
         if routing is not None and 0 <= int(routing) < len(self.totals):
             self.totals[int(routing)] += float(reward)
         return []
+
+
+class TagRouter(SeldonComponent):
+    """Routes where the request's `meta.tags.route` says (-1 all, -2 none, any index)."""
+
+    def route(self, features: Any, feature_names: Any, meta: Any = None) -> int:
+        return int((meta or {}).get("tags", {}).get("route", 0))

@@ -36,6 +36,7 @@ COMPONENT_SPECS = {
     "model-b": ComponentSpec("ScaleModel", "MODEL", (("factor", "FLOAT", "10"),), state=True),
     "router": ComponentSpec("GreedyRouter", "ROUTER", (("n_branches", "INT", "2"),), state=True),
     "combiner": ComponentSpec("MeanCombiner", "COMBINER"),
+    "tag-router": ComponentSpec("TagRouter", "ROUTER"),
     "transformer": ComponentSpec("AddTransformer", "TRANSFORMER", (("offset", "FLOAT", "1"),)),
     "output": ComponentSpec("NegateOutputTransformer", "TRANSFORMER"),
     "shadow-model": ComponentSpec("ScaleModel", "MODEL", (("factor", "FLOAT", "100"),), state=True),
@@ -170,6 +171,10 @@ def graph_documents(sink_url: str) -> list[dict[str, Any]]:
         deployment(
             "bandit",
             [{"name": "default", "graph": node("router", "ROUTER", [dict(m) for m in models])}],
+        ),
+        deployment(
+            "tagged",
+            [{"name": "default", "graph": node("tag-router", "ROUTER", [dict(m) for m in models])}],
         ),
         deployment(
             "ensemble",
