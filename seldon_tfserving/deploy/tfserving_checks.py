@@ -168,7 +168,30 @@ def _read_model_config(
         for entry in config.model_config_list.config
         if entry.model_version_policy.WhichOneof("policy_choice") == "specific"
     }
-    return []
+    if server.flags.get("allow_version_labels_for_unavailable_models") in ("true", "1"):
+        return []
+    findings = []
+    for name, pinned in server.pinned_versions.items():
+        for label, version in sorted(config_labels(config, name).items()):
+            if version not in pinned:
+                findings.append(
+                    Finding(
+                        where,
+                        f"model {name!r}: label {label!r} points at version {version}, which "
+                        f"the specific version policy does not load "
+                        f"({', '.join(map(str, sorted(pinned)))}); TF Serving refuses the config",
+                        f"add version {version} to the policy or point {label!r} at a loaded one",
+                    )
+                )
+    return findings
+
+
+def config_labels(config: Any, model_name: str) -> dict[str, int]:
+    """label -> version for one model of a ModelServerConfig."""
+    for entry in config.model_config_list.config:
+        if entry.name == model_name:
+            return dict(entry.version_labels)
+    return {}
 
 
 def _servers_in_pod(

@@ -100,6 +100,13 @@ def _label_not_in_model_config(docs: Docs) -> None:
     parameter(graph(docs)["children"][1], "version_label")["value"] = "beta"
 
 
+def _label_at_unloaded_version(docs: Docs) -> None:
+    config = docs[0]["data"]["models.config"]
+    docs[0]["data"]["models.config"] = config.replace(
+        'key: "canary" value: 2', 'key: "canary" value: 3'
+    )
+
+
 def _fractional_gpu(docs: Docs) -> None:
     container(docs, "tfserving")["resources"]["limits"]["nvidia.com/gpu"] = "0.5"
 
@@ -241,6 +248,15 @@ DEFECTS = [
         "model 'half_plus_two' has no version label 'beta' in TF Serving's model config "
         "(labels: canary, stable)",
         "version_labels",
+    ),
+    Defect(
+        "label-at-a-version-tf-serving-does-not-load",
+        "ab-versions.yaml",
+        _label_at_unloaded_version,
+        "spec.predictors[0].componentSpecs[0].spec.containers[3].args",
+        "model 'half_plus_two': label 'canary' points at version 3, which the specific version "
+        "policy does not load (1, 2)",
+        "add version 3",
     ),
     Defect(
         "fractional-gpu",
