@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_READY_TIMEOUT_S = 180.0
 POLL_INTERVAL_S = 0.2
+#: Ports are chosen free, then bound by the child a moment later; another process may win.
+START_RETRIES = 1
+PORT_TAKEN_SIGNS = ("address already in use", "failed to bind", "errno 98", "connection in use")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -101,28 +104,40 @@ class LocalRunner:
         """Plan, start every child, wait until all are ready, then open the gateway.
 
         Raises PlanError (bad manifest) or StartupError (a child failed or timed out), after
-        stopping whatever had started.
+        stopping whatever had started. A child that lost its port to another process between
+        planning and binding is retried once, on fresh ports.
         """
-        try:
-            self.plan = self._make_plan()
-            self._materialise(self.plan)
-            self._start_all(
-                [
-                    (b.name, "backend", b.argv, {}, _probe(backend_ready, b))
-                    for b in self.plan.backends
-                ]
-            )
-            self._start_all(
-                [
-                    (c.key, "component", c.argv, c.env, _probe(component_ready, c))
-                    for c in self.plan.components
-                ]
-            )
-            self._start_gateway(self.plan)
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        for attempt in range(1 + START_RETRIES):
+            try:
+                self._start_once()
+                return self
+            except StartupError as error:
+                if attempt == START_RETRIES or not _lost_its_port(str(error)):
+                    self.stop()
+                    raise
+                logger.warning("a port was taken meanwhile; starting again on fresh ports")
+                self.supervisor.stop_all()
+                self.supervisor = Supervisor(self.log_dir, self._child_exited)
+                with self._failure_lock:
+                    self.failures.clear()
+            except BaseException:
+                self.stop()
+                raise
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> None:
+        self.plan = self._make_plan()
+        self._materialise(self.plan)
+        self._start_all(
+            [(b.name, "backend", b.argv, {}, _probe(backend_ready, b)) for b in self.plan.backends]
+        )
+        self._start_all(
+            [
+                (c.key, "component", c.argv, c.env, _probe(component_ready, c))
+                for c in self.plan.components
+            ]
+        )
+        self._start_gateway(self.plan)
 
     def stop(self) -> None:
         """Stop the gateway, then every child (TERM, then KILL after a grace period)."""
@@ -319,6 +334,12 @@ class LocalRunner:
         reason = f"{failure.name} exited with {failure.returncode}"
         for key in failure.nodes:
             self.gateway.mark_down(key, reason)
+
+
+def _lost_its_port(report: str) -> bool:
+    """Whether a start-up failure's log says a port was already taken."""
+    lowered = report.lower()
+    return any(sign in lowered for sign in PORT_TAKEN_SIGNS)
 
 
 def _probe(check: Callable[[Any], bool], target: Any) -> Callable[[], bool]:
