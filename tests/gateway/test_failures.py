@@ -33,9 +33,8 @@ def victim(log_dir: Path, tmp_path: Path) -> Iterator[Microservice]:
     stop_all([service])
 
 
-@pytest.fixture
-def fragile_gateway(victim: Microservice, components: Components) -> Iterator[Gateway]:
-    """`fragile` needs the victim; `sturdy` does not; `chatty` logs to a sink that is gone."""
+def _gateway(model_a: ComponentEndpoint, model_b: ComponentEndpoint) -> Gateway:
+    """`fragile` needs model-a; `sturdy` does not; `chatty` logs to a sink that is gone."""
     closed_port = free_port()
     documents = [
         deployment("fragile", [{"name": "default", "graph": node("model-a", "MODEL")}]),
@@ -55,18 +54,30 @@ def fragile_gateway(victim: Microservice, components: Components) -> Iterator[Ga
         ),
     ]
     endpoints = {
-        endpoint_key("fragile", "default", "model-a"): ComponentEndpoint(
-            "127.0.0.1", victim.http_port, victim.grpc_port
-        ),
-        endpoint_key("sturdy", "default", "model-b"): components.endpoint("model-b"),
-        endpoint_key("chatty", "default", "model-b"): components.endpoint("model-b"),
+        endpoint_key("fragile", "default", "model-a"): model_a,
+        endpoint_key("sturdy", "default", "model-b"): model_b,
+        endpoint_key("chatty", "default", "model-b"): model_b,
     }
-    with Gateway(
+    return Gateway(
         [parse_deployment(d) for d in documents],
         endpoints,
         http_port=free_port(),
         grpc_port=free_port(),
-    ) as gateway:
+    )
+
+
+@pytest.fixture
+def fragile_gateway(victim: Microservice, components: Components) -> Iterator[Gateway]:
+    """The graphs, with `fragile`'s model a process of its own that the test may kill."""
+    victim_endpoint = ComponentEndpoint("127.0.0.1", victim.http_port, victim.grpc_port)
+    with _gateway(victim_endpoint, components.endpoint("model-b")) as gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="module")
+def shared_gateway(components: Components) -> Iterator[Gateway]:
+    """The graphs, on the session's components (only this gateway's view of them changes)."""
+    with _gateway(components.endpoint("model-a"), components.endpoint("model-b")) as gateway:
         yield gateway
 
 
@@ -101,8 +112,9 @@ def test_a_killed_component_is_503_for_its_graph_only(
 
 
 def test_a_component_the_runner_reports_dead_is_503_before_any_call(
-    fragile_gateway: Gateway,
+    shared_gateway: Gateway,
 ) -> None:
+    fragile_gateway = shared_gateway
     fragile_gateway.mark_down(endpoint_key("fragile", "default", "model-a"), "exited with 137")
     url = f"{fragile_gateway.http_url}/seldon/{NAMESPACE}/fragile/api/v1.0/predictions"
     reply = requests.post(url, json={"data": {"ndarray": [[1.0]]}}, timeout=20)
@@ -116,6 +128,6 @@ def test_a_component_the_runner_reports_dead_is_503_before_any_call(
     assert _predict(fragile_gateway, "fragile", "rest") == (True, "")
 
 
-def test_a_dead_log_sink_does_not_fail_predictions(fragile_gateway: Gateway) -> None:
+def test_a_dead_log_sink_does_not_fail_predictions(shared_gateway: Gateway) -> None:
     for transport in ("rest", "grpc"):
-        assert _predict(fragile_gateway, "chatty", transport) == (True, "")
+        assert _predict(shared_gateway, "chatty", transport) == (True, "")
