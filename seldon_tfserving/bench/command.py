@@ -12,9 +12,11 @@ import logging
 import shlex
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
+from seldon_tfserving.bench.graphs import graph_components, start_gateway
 from seldon_tfserving.bench.harness import run_closed_loop
 from seldon_tfserving.bench.models import (
     BENCH_MODELS,
@@ -30,7 +32,7 @@ from seldon_tfserving.bench.report import (
     with_ratios,
     write_json,
 )
-from seldon_tfserving.bench.stack import BenchStack, StartFailed
+from seldon_tfserving.bench.stack import BenchStack, ComponentSpec, StartFailed
 from seldon_tfserving.bench.suite import (
     TARGET_GROUPS,
     GraphEntry,
@@ -45,10 +47,12 @@ logger = logging.getLogger(__name__)
 
 #: (duration, warm-up) seconds per measurement: the full run, and --quick (under a minute).
 FULL_TIMING = (5.0, 1.0)
-QUICK_TIMING = (0.5, 0.2)
-#: A slow target's window is stretched until each client made this many calls, up to MAX_WINDOW_S.
+QUICK_TIMING = (0.3, 0.1)
+#: A slow target's window is stretched until each client made this many calls, up to a limit
+#: (seconds; the full run's, and --quick's).
 MIN_CALLS_PER_CLIENT = 2
-MAX_WINDOW_S = 5.0
+MAX_WINDOW_S = 10.0
+QUICK_MAX_WINDOW_S = 1.0
 PAYLOADS = tuple(m.payload_label for m in BENCH_MODELS)
 
 
@@ -120,6 +124,7 @@ def _measure(
     duration: float,
     warmup: float,
 ) -> list[Measurement]:
+    began = time.monotonic()
     log_dir = output / "logs"
     log_dir.mkdir(exist_ok=True)
     print("exporting the bench models ...", file=sys.stderr)
@@ -130,33 +135,42 @@ def _measure(
         print("starting the backend and the components ...", file=sys.stderr)
         backend = stack.start_backend(config, [m.name for m in models])
         plan: list[tuple[BenchModel, Target]] = []
-        components = {
-            m.name: stack.start_component(
+        wanted = [
+            ComponentSpec(
                 f"wrapper-{m.name}",
                 "seldon_tfserving.TfServingModel",
                 wrapper_parameters(m, backend),
                 threads=args.component_threads,
             )
             for m in models
-            if "wrapper" in args.targets or "graph" in args.targets
-        }
+        ]
+        if "graph" in args.targets:
+            wanted += graph_components(args.component_threads)
+        addresses = stack.start_components(wanted)
+        components = {m.name: address for m, address in zip(models, addresses, strict=False)}
         graphs: dict[str, list[GraphEntry]] = {}
         if "graph" in args.targets:
-            from seldon_tfserving.bench.graphs import start_graphs
-
-            graphs = start_graphs(stack, models, components, args.component_threads)
+            router, combiner = addresses[len(models) :]
+            graphs = start_gateway(stack, models, components, router, combiner)
+        print(f"started in {time.monotonic() - began:.0f} s", file=sys.stderr)
         for model in models:
             if "direct" in args.targets:
                 plan += [(model, t) for t in direct_targets(model, backend)]
             if "wrapper" in args.targets:
                 plan += [(model, t) for t in wrapper_targets(model, components[model.name])]
             if "graph" in args.targets:
-                plan += [(model, t) for t in graph_targets(model, graphs[model.name])]
-        return _run_plan(plan, args.concurrency, duration, warmup)
+                found = graph_targets(model, graphs[model.name], with_grpc=not args.quick)
+                plan += [(model, t) for t in found]
+        max_window = QUICK_MAX_WINDOW_S if args.quick else max(3 * duration, MAX_WINDOW_S)
+        return _run_plan(plan, args.concurrency, duration, warmup, max_window)
 
 
 def _run_plan(
-    plan: list[tuple[BenchModel, Target]], levels: list[int], duration: float, warmup: float
+    plan: list[tuple[BenchModel, Target]],
+    levels: list[int],
+    duration: float,
+    warmup: float,
+    max_window: float,
 ) -> list[Measurement]:
     progress = ProgressBar(len(plan) * len(levels))
     measurements = []
@@ -172,7 +186,7 @@ def _run_plan(
                         warmup,
                         on_tick=progress.update,
                         min_samples=MIN_CALLS_PER_CLIENT * level,
-                        max_duration_s=max(3 * duration, MAX_WINDOW_S),
+                        max_duration_s=max_window,
                     )
                 except RuntimeError as error:
                     logger.warning("%s at %s failed: %s", target.name, model.payload_label, error)

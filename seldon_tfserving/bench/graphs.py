@@ -21,6 +21,7 @@ from seldon_tfserving.bench.stack import (
     LOOPBACK,
     BenchStack,
     ComponentAddress,
+    ComponentSpec,
     free_port,
     port_open,
 )
@@ -100,23 +101,30 @@ def gateway_spec(
     return {"deployments": documents, "endpoints": endpoints}
 
 
-def start_graphs(
+def graph_components(threads: int) -> list[ComponentSpec]:
+    """The router and the combiner every bench graph shares (model-agnostic components)."""
+    return [
+        ComponentSpec(
+            "router",
+            "seldon_tfserving.ABTestRouter",
+            [{"name": "ratio_a", "type": "FLOAT", "value": "0.5"}],
+            service_type="ROUTER",
+            threads=threads,
+        ),
+        ComponentSpec(
+            "combiner", "seldon_tfserving.MeanCombiner", service_type="COMBINER", threads=threads
+        ),
+    ]
+
+
+def start_gateway(
     stack: BenchStack,
     models: Sequence[BenchModel],
     model_components: Mapping[str, ComponentAddress],
-    threads: int,
+    router: ComponentAddress,
+    combiner: ComponentAddress,
 ) -> dict[str, list[GraphEntry]]:
-    """Start the router, the combiner and the gateway; return each model's graph entries."""
-    router = stack.start_component(
-        "router",
-        "seldon_tfserving.ABTestRouter",
-        [{"name": "ratio_a", "type": "FLOAT", "value": "0.5"}],
-        service_type="ROUTER",
-        threads=threads,
-    )
-    combiner = stack.start_component(
-        "combiner", "seldon_tfserving.MeanCombiner", service_type="COMBINER", threads=threads
-    )
+    """Start the gateway over every bench graph; return each model's graph entries."""
     spec = gateway_spec(models, model_components, router, combiner)
     http_port, grpc_port = free_port(), free_port()
     spec.update({"http_port": http_port, "grpc_port": grpc_port})

@@ -55,7 +55,8 @@ def with_ratios(measurements: Sequence[Measurement]) -> list[Measurement]:
     out = []
     for m in measurements:
         base = baselines.get((m.protocol, m.payload, m.concurrency))
-        ratio = m.stats.p50_ms / base if base and not math.isnan(base) else None
+        measured = not math.isnan(m.stats.p50_ms)
+        ratio = m.stats.p50_ms / base if measured and base and not math.isnan(base) else None
         out.append(Measurement(**{**_fields(m), "ratio_to_direct": ratio}))
     return out
 

@@ -6,6 +6,7 @@ bounded wait until it answers; a process that dies while starting fails the run 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -137,7 +138,7 @@ class BenchStack:
         self, name: str, argv: Sequence[str], env: dict[str, str] | None = None
     ) -> BenchProcess:
         log_path = self.log_dir / f"{name}.log"
-        with log_path.open("ab") as log:
+        with log_path.open("wb") as log:
             process = subprocess.Popen(
                 list(argv),
                 stdout=log,
@@ -173,39 +174,49 @@ class BenchStack:
         process.wait_until(lambda: port_open(grpc_port) and all(available(m) for m in models))
         return BackendAddress(f"{LOOPBACK}:{grpc_port}", rest)
 
-    def start_component(
-        self,
-        name: str,
-        interface: str,
-        parameters: Sequence[dict[str, str]] = (),
-        service_type: str = "MODEL",
-        threads: int = 8,
-    ) -> ComponentAddress:
-        """A real `seldon-core-microservice` hosting one of our classes; waits for /health/ping."""
-        address = ComponentAddress(free_port(), free_port())
-        argv = [
-            _program("seldon-core-microservice"),
-            interface,
-            "--service-type",
-            service_type,
-            "--http-port",
-            str(address.http_port),
-            "--grpc-port",
-            str(address.grpc_port),
-            "--metrics-port",
-            str(free_port()),
-            "--threads",
-            str(threads),
-            "--grpc-threads",
-            str(threads),
-        ]
-        if parameters:
-            argv += ["--parameters", json.dumps(list(parameters))]
-        process = self.spawn(name, argv)
-        process.wait_until(
-            lambda: (
-                port_open(address.grpc_port)
-                and requests.get(f"{address.http_url}/health/ping", timeout=2).ok
-            )
-        )
-        return address
+    def start_components(self, specs: Sequence[ComponentSpec]) -> list[ComponentAddress]:
+        """Real `seldon-core-microservice`s hosting our classes, started together (they take
+        seconds each to import); returns once every one answers /health/ping."""
+        started = []
+        for spec in specs:
+            address = ComponentAddress(free_port(), free_port())
+            argv = [
+                _program("seldon-core-microservice"),
+                spec.interface,
+                "--service-type",
+                spec.service_type,
+                "--http-port",
+                str(address.http_port),
+                "--grpc-port",
+                str(address.grpc_port),
+                "--metrics-port",
+                str(free_port()),
+                "--threads",
+                str(spec.threads),
+                "--grpc-threads",
+                str(spec.threads),
+            ]
+            if spec.parameters:
+                argv += ["--parameters", json.dumps(list(spec.parameters))]
+            started.append((self.spawn(spec.name, argv), address))
+        for process, address in started:
+            process.wait_until(functools.partial(_component_answers, address))
+        return [address for _, address in started]
+
+
+def _component_answers(address: ComponentAddress) -> bool:
+    return (
+        port_open(address.grpc_port)
+        and requests.get(f"{address.http_url}/health/ping", timeout=2).ok
+    )
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """One component to start: its log name, class, Seldon parameters and service type."""
+
+    name: str
+    interface: str
+    parameters: Sequence[dict[str, str]] = ()
+    service_type: str = "MODEL"
+    threads: int = 8

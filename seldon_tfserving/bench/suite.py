@@ -59,12 +59,15 @@ def wrapper_targets(model: BenchModel, component: ComponentAddress) -> list[Targ
     ]
 
 
-def graph_targets(model: BenchModel, graphs: Sequence[GraphEntry]) -> list[Target]:
+def graph_targets(
+    model: BenchModel, graphs: Sequence[GraphEntry], with_grpc: bool = True
+) -> list[Target]:
+    """Each graph over REST (ndarray) and, unless `with_grpc` is off, gRPC (tftensor)."""
     x = model.payload()
     found: list[Target] = []
     for graph in graphs:
         found.append(targets.seldon_rest_ndarray(graph.rest_url, x, f"graph {graph.name} rest"))
-        if graph.grpc_endpoint is not None:
+        if with_grpc and graph.grpc_endpoint is not None:
             found.append(
                 targets.seldon_grpc_tftensor(
                     graph.grpc_endpoint,
