@@ -20,9 +20,11 @@ from tests.model.calls import grpc_predict_status, ndarray_message
 from tests.model.conftest import MODEL_CLASS, ServeModels, seldon_parameters
 from tests.servers import (
     TFSERVING_TESTDATA,
+    VENV_BIN,
     Backend,
     Microservice,
     ServerProcess,
+    free_port,
     port_open,
     start_microservice,
 )
@@ -214,3 +216,51 @@ def test_backend_down_is_503_then_recovers_without_a_restart(
             assert requests.get(f"{service.http_url}/health/status", timeout=30).ok
     finally:
         again.stop()
+
+
+def test_a_microservice_started_before_tf_serving_waits_for_it(log_dir: Path) -> None:
+    """In a pod both containers start together: /metadata waits (ready_timeout_s) for the model."""
+    grpc_port, rest_port = free_port(), free_port()
+    service = start_microservice(
+        log_dir,
+        MODEL_CLASS,
+        parameters=seldon_parameters(
+            model_name="half_plus_two",
+            grpc_endpoint=f"127.0.0.1:{grpc_port}",
+            rest_endpoint=f"http://127.0.0.1:{rest_port}",
+            ready_timeout_s=120.0,
+        ),
+        wait_ready=False,
+    )
+    model_dir = TFSERVING_TESTDATA / "saved_model_half_plus_two_cpu"
+    backend = ServerProcess(
+        "late-backend",
+        [
+            str(VENV_BIN / "seldon-tfserving"),
+            "serve-models",
+            f"--port={grpc_port}",
+            f"--rest_api_port={rest_port}",
+            "--model_name=half_plus_two",
+            f"--model_base_path={model_dir}",
+        ],
+        log_dir / "late-backend.log",
+    )
+    try:
+        time.sleep(3)  # the microservice is already up to its wait
+        backend.start()
+        service.server.wait_until(
+            lambda: (
+                port_open(service.grpc_port)
+                and requests.get(f"{service.http_url}/health/ping", timeout=2).ok
+            ),
+            timeout_s=180,
+        )
+        metadata = requests.get(f"{service.http_url}/metadata", timeout=30).json()
+        assert metadata["versions"] == ["123"]
+        assert metadata["inputs"] == [{"name": "x", "datatype": "FP32", "shape": [-1, 1]}]
+        assert requests.get(f"{service.http_url}/health/status", timeout=30).ok
+        reply = rest_predict(service, {"data": {"ndarray": [[4.0]]}})
+        assert reply.status_code == 200 and reply.json()["data"]["ndarray"] == [[4.0]]
+    finally:
+        service.server.stop()
+        backend.stop()
