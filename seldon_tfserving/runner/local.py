@@ -182,14 +182,16 @@ class LocalRunner:
         self._wait_ready([(backend.name, "backend", child, _probe(backend_ready, backend))])
         # the pod's components reconnect on their own; wait until each says it is healthy
         children = self.supervisor.children
+        alive = [
+            c for c in plan.components if c.key in backend.serves and children[c.key].running()
+        ]
         self._wait_ready(
-            [
-                (c.key, "component", children[c.key], _probe(component_ready, c))
-                for c in plan.components
-                if c.key in backend.serves and c.key in children
-            ],
+            [(c.key, "component", children[c.key], _probe(component_ready, c)) for c in alive],
             quiet=True,
         )
+        if self.gateway is not None:  # nodes marked down when this backend died serve again
+            for component in alive:
+                self.gateway.mark_up(component.key)
         return time.monotonic() - began
 
     def apply_model_config(self, name: str | None = None) -> tuple[str, float]:
@@ -207,13 +209,14 @@ class LocalRunner:
             return "reloaded", time.monotonic() - began
         return "restarted", self.restart_backend(backend.name)
 
-    def wait_for_failure(self, timeout_s: float) -> ChildFailure | None:
-        """The first failure reported within `timeout_s` (None if nothing failed)."""
+    def wait_for_failure(self, timeout_s: float, since: int = 0) -> ChildFailure | None:
+        """The first failure reported after the first `since` ones, waiting up to `timeout_s`
+        (None if nothing more failed)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             with self._failure_lock:
-                if self.failures:
-                    return self.failures[0]
+                if len(self.failures) > since:
+                    return self.failures[since]
             time.sleep(POLL_INTERVAL_S)
         return None
 
