@@ -297,19 +297,26 @@ def _strings(leaves: Array) -> Array:
 
 def _format_floats(array: Array) -> Array:
     """TF Serving's float text: `%g` (6 digits) unless it does not round-trip, then full
-    precision; `.0` added to whole numbers; NaN/Infinity/-Infinity bare."""
+    precision; `.0` added to whole numbers; NaN/Infinity/-Infinity bare.
+
+    numpy has no `%g` of its own, so each value is formatted once by Python; the round-trip
+    test, the choice of values to redo and the `.0` rule are vectorized.
+    """
     flat = array.reshape(-1)
-    wide = flat.astype(np.float64)
+    wide = flat.astype(np.float64).tolist()
     digits = 9 if array.dtype == np.float32 else 17
     finite = np.isfinite(flat)
+    texts = np.array(["%.6g" % v for v in wide] or [""], dtype=object)[: flat.size]
+    with np.errstate(invalid="ignore", over="ignore"):
+        exact = texts.astype(np.float64).astype(array.dtype) == flat if flat.size else finite
+    redo = np.flatnonzero(~exact & finite)
+    if redo.size:
+        full = f"%.{digits}g"
+        texts[redo] = [full % wide[i] for i in redo.tolist()]
     with np.errstate(invalid="ignore"):
-        short = np.char.mod("%.6g", wide)
-        parsed = short.astype(np.float64).astype(array.dtype)
-    exact = parsed == flat
-    texts = np.where(exact, short, np.char.mod(f"%.{digits}g", wide)).astype(object)
-    bare = finite & (np.char.find(texts.astype(str), ".") < 0)
-    bare &= np.char.find(texts.astype(str), "e") < 0
-    texts[bare] = texts[bare] + ".0"
+        whole = finite & (np.floor(flat) == flat)
+        whole &= np.abs(flat) < np.where(exact, 1e6, 10.0**digits)
+    texts[whole] = texts[whole] + ".0"
     texts[np.isnan(flat)] = "NaN"
     texts[np.isposinf(flat)] = "Infinity"
     texts[np.isneginf(flat)] = "-Infinity"
@@ -361,21 +368,50 @@ def json_tokens(array: Array, *, strings: str = "text", type_name: str | None = 
     raise InvalidInput(f"Failed to write JSON value for tensor type: {name}")
 
 
+_ITEM_BREAK = "\x00"  # never inside a token: JSON escapes control characters
+
+
 def nest_json(tokens: Array, skip: int = 0) -> list[str]:
     """JSON list texts of `tokens` nested by its shape.
 
     skip=0 gives one text for the whole array; skip=1 gives one text per item of axis 0.
+    The separators between neighbouring values (`, `, `], [`, ...) are computed by numpy
+    from each position, then everything is joined once.
     """
     shape = tokens.shape
-    if len(shape) == skip:
-        return [str(t) for t in tokens.reshape(-1).tolist()]
-    texts: list[str] = [str(t) for t in tokens.reshape(-1).tolist()]
+    values: list[str] = tokens.reshape(-1).tolist()
+    depth = len(shape) - skip
+    if depth == 0:
+        return values
+    if not values:
+        return _nest_empty(shape, skip)
+    blocks = [math.prod(shape[skip + level :]) for level in range(depth)]
+    positions = np.arange(1, len(values))
+    closed = np.zeros(len(values) - 1, dtype=np.intp)
+    for block in blocks:
+        closed += positions % block == 0
+    separators = np.array(
+        [", "]
+        + ["]" * c + ", " + "[" * c for c in range(1, depth)]
+        + ["]" * depth + _ITEM_BREAK + "[" * depth],
+        dtype=object,
+    )[closed]
+    woven = np.empty(2 * len(values) - 1, dtype=object)
+    woven[0::2] = values
+    woven[1::2] = separators
+    text = "[" * depth + "".join(woven.tolist()) + "]" * depth
+    return text.split(_ITEM_BREAK) if skip else [text]
+
+
+def _nest_empty(shape: tuple[int, ...], skip: int) -> list[str]:
+    """Nested empty lists for a shape with a zero dimension (e.g. [2, 0] -> [[], []])."""
+    texts: list[str] = []
     for axis in range(len(shape) - 1, skip - 1, -1):
-        width = shape[axis]
         groups = math.prod(shape[:axis])
-        if width == 0:
+        if shape[axis] == 0 or not texts:
             texts = ["[]"] * groups
         else:
+            width = shape[axis]
             texts = [
                 "[" + ", ".join(texts[i : i + width]) + "]" for i in range(0, len(texts), width)
             ]
