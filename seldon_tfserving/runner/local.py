@@ -45,6 +45,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def port_is_free(host: str, port: int) -> bool:
+    """Whether a listener could bind `host:port` now (checked before anything starts)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 @dataclass(frozen=True)
 class ChildFailure:
     """A child that exited while it should have been serving."""
@@ -126,6 +137,12 @@ class LocalRunner:
         raise AssertionError("unreachable")
 
     def _start_once(self) -> None:
+        for port in (self.http_port, self.grpc_port):
+            if not port_is_free(self.host, port):
+                raise StartupError(
+                    f"the gateway cannot listen on {self.host}:{port}: it is in use "
+                    f"(choose another with --http-port / --grpc-port)"
+                )
         self.plan = self._make_plan()
         self._materialise(self.plan)
         self._start_all(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -118,3 +119,20 @@ def test_a_missing_volume_folder_is_a_usage_error(tmp_path: Path) -> None:
     process = up([str(SINGLE_CPU), "--volume", f"models={tmp_path / 'nowhere'}"], output)
     assert process.wait(timeout=120) == 2
     assert "does not exist" in output.read_text()
+
+
+def test_a_gateway_port_in_use_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    output = tmp_path / "up.out"
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        models = tmp_path / "models"
+        models.mkdir()
+        process = up(
+            [str(SINGLE_CPU), "--volume", f"models={models}", "--http-port", str(taken)], output
+        )
+        assert process.wait(timeout=120) == 1
+    text = output.read_text()
+    assert f"127.0.0.1:{taken}: it is in use" in text
+    assert "starting backend" not in text
