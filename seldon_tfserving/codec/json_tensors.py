@@ -306,13 +306,13 @@ def _format_floats(array: Array) -> Array:
     wide = flat.astype(np.float64).tolist()
     digits = 9 if array.dtype == np.float32 else 17
     finite = np.isfinite(flat)
-    texts = np.array(["%.6g" % v for v in wide] or [""], dtype=object)[: flat.size]
+    texts = np.array([format(v, ".6g") for v in wide] or [""], dtype=object)[: flat.size]
     with np.errstate(invalid="ignore", over="ignore"):
         exact = texts.astype(np.float64).astype(array.dtype) == flat if flat.size else finite
     redo = np.flatnonzero(~exact & finite)
     if redo.size:
-        full = f"%.{digits}g"
-        texts[redo] = [full % wide[i] for i in redo.tolist()]
+        full = f".{digits}g"
+        texts[redo] = [format(wide[i], full) for i in redo.tolist()]
     with np.errstate(invalid="ignore"):
         whole = finite & (np.floor(flat) == flat)
         whole &= np.abs(flat) < np.where(exact, 1e6, 10.0**digits)
