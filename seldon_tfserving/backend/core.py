@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ from tensorflow_serving.apis import (
 )
 
 from seldon_tfserving.backend.config import ModelSource
-from seldon_tfserving.backend.loader import Array, LoadedVersion
+from seldon_tfserving.backend.loader import Array, LoadedVersion, serving_error_from_tf
 from seldon_tfserving.codec.json_tensors import tf_type_name
 from seldon_tfserving.codec.tensor_proto import numpy_to_dtype, tensor_proto_to_ndarray
 from seldon_tfserving.errors import FailedPrecondition, InvalidInput, NotFound
@@ -62,6 +62,8 @@ class ServedModel:
     name: str
     versions: dict[int, LoadedVersion]
     labels: dict[str, int]
+    #: versions that failed to load -> (TensorFlow error code, message), shown as END in status.
+    failures: dict[int, tuple[int, str]] = field(default_factory=dict)
 
 
 class ServingCore:
@@ -75,11 +77,20 @@ class ServingCore:
         """Load every chosen version of every model (TF Serving's initial load)."""
         models: dict[str, ServedModel] = {}
         for source in sources:
-            versions = {
-                version: LoadedVersion(source.name, version, path)
-                for version, path in source.version_dirs.items()
-            }
-            models[source.name] = ServedModel(source.name, versions, dict(source.labels))
+            model = ServedModel(source.name, {}, dict(source.labels))
+            for version, path in source.version_dirs.items():
+                try:
+                    model.versions[version] = LoadedVersion(source.name, version, path)
+                except Exception as exc:  # a broken SavedModel must not take the server down
+                    error = serving_error_from_tf(exc)
+                    LOG.error(
+                        "model %s version %d failed to load: %s",
+                        source.name,
+                        version,
+                        error.message,
+                    )
+                    model.failures[version] = (error.grpc_code.value[0], error.message)
+            models[source.name] = model
         return cls(models)
 
     @property
@@ -184,19 +195,23 @@ class ServingCore:
         """GetModelStatus: every served version (or the one asked for) and its state."""
         model = self._models.get(name)
         response = get_model_status_pb2.GetModelStatusResponse()
+        known = sorted({*model.versions, *model.failures}) if model is not None else []
         if version is not None:
-            if model is None or version not in model.versions:
+            if version not in known:
                 raise NotFound(f"Could not find version {version} of model {name}")
-            versions = [version]
-        else:
-            if model is None or not model.versions:
-                raise NotFound(f"Could not find any versions of model {name}")
-            versions = sorted(model.versions)
-        for number in versions:
+            known = [version]
+        elif not known:
+            raise NotFound(f"Could not find any versions of model {name}")
+        assert model is not None
+        for number in known:
             entry = response.model_version_status.add()
             entry.version = number
-            entry.state = get_model_status_pb2.ModelVersionStatus.AVAILABLE
             entry.status.SetInParent()  # OK, written out as {"error_code": "OK", ...}
+            if number in model.failures:
+                entry.state = get_model_status_pb2.ModelVersionStatus.END
+                entry.status.error_code, entry.status.error_message = model.failures[number]
+            else:
+                entry.state = get_model_status_pb2.ModelVersionStatus.AVAILABLE
         return response
 
 

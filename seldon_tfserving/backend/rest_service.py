@@ -136,6 +136,18 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(*self.server.api.handle("GET", self.path, b""))
 
     def do_POST(self) -> None:  # noqa: N802
+        self._with_body("POST")
+
+    def do_PUT(self) -> None:  # noqa: N802 - answered as TF Serving does: malformed request
+        self._with_body("PUT")
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._with_body("DELETE")
+
+    def do_PATCH(self) -> None:  # noqa: N802
+        self._with_body("PATCH")
+
+    def _with_body(self, method: str) -> None:
         try:
             body = self._read_body()
         except PayloadTooLarge as exc:
@@ -146,7 +158,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._answer(exc.http_status, tfserving_json.encode_error(exc.message))
             return
-        self._answer(*self.server.api.handle("POST", self.path, body))
+        self._answer(*self.server.api.handle(method, self.path, body))
 
     def _read_body(self) -> bytes:
         limit = self.server.settings.max_request_bytes

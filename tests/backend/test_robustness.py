@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import shutil
 import signal
 import socket
 import threading
@@ -233,3 +234,45 @@ def test_bad_configuration_exits_with_a_message(log_dir: Path, tmp_path: Path) -
     config.write_text('model_config_list { config { name: "x" base_path: "/nowhere" ')
     with pytest.raises(RuntimeError, match="model_config_file"):
         start_backend(log_dir, [f"--model_config_file={config}"], name="badconfig")
+
+
+def test_other_http_methods_are_malformed_requests(limited: Backend) -> None:
+    for method in ("PUT", "DELETE", "PATCH"):
+        reply = requests.request(method, f"{limited.rest_endpoint}{PREDICT}", data="{}", timeout=30)
+        assert reply.status_code == 400
+        assert "Malformed request" in reply.json()["error"]
+    good_answer(limited)
+
+
+def test_a_broken_version_is_reported_and_the_good_one_served(
+    backend_factory: Callable[..., Backend], generated_models: Path, tmp_path: Path
+) -> None:
+    base = tmp_path / "partly_broken"
+    shutil.copytree(generated_models / "int64" / "1", base / "1")
+    (base / "2").mkdir()
+    (base / "2" / "saved_model.pb").write_bytes(b"this is not a SavedModel")
+    config = tmp_path / "models.config"
+    config.write_text(
+        f'model_config_list {{ config {{ name: "pb" base_path: "{base}" '
+        "model_version_policy { all {} } } }"
+    )
+    server = backend_factory([f"--model_config_file={config}"], ready_model="pb", name="broken")
+    status = requests.get(f"{server.rest_endpoint}/v1/models/pb", timeout=30).json()
+    good, bad = status["model_version_status"]
+    assert good == {
+        "version": "1",
+        "state": "AVAILABLE",
+        "status": {"error_code": "OK", "error_message": ""},
+    }
+    assert bad["version"] == "2" and bad["state"] == "END"
+    assert bad["status"]["error_code"] != "OK" and bad["status"]["error_message"]
+    reply = requests.post(
+        f"{server.rest_endpoint}/v1/models/pb:predict", json={"instances": [2]}, timeout=30
+    )
+    assert reply.json() == {"predictions": [6]}
+    missing = requests.post(
+        f"{server.rest_endpoint}/v1/models/pb/versions/2:predict",
+        json={"instances": [2]},
+        timeout=30,
+    )
+    assert missing.status_code == 404
