@@ -22,12 +22,12 @@ from seldon_tfserving.gateway.component_client import (
 from seldon_tfserving.gateway.endpoints import ComponentEndpoint
 from seldon_tfserving.gateway.executor import (
     DownComponents,
-    NodePlan,
     PredictorExecutor,
     RequestContext,
     Transport,
     status_label,
 )
+from seldon_tfserving.gateway.graph_plan import NodePlan
 from seldon_tfserving.gateway.metrics import GatewayMetrics
 from seldon_tfserving.gateway.payload import Payload, with_meta
 from seldon_tfserving.gateway.request_logger import RequestLogger

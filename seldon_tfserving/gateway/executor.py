@@ -18,7 +18,7 @@ from typing import Literal
 
 import grpc
 
-from seldon_tfserving.deploy.model import GraphNode, Predictor, SeldonDeployment
+from seldon_tfserving.deploy.model import Predictor, SeldonDeployment
 from seldon_tfserving.errors import (
     ConfigurationError,
     InternalError,
@@ -31,23 +31,14 @@ from seldon_tfserving.gateway.component_client import (
     ComponentFailure,
     ComponentMethod,
 )
-from seldon_tfserving.gateway.endpoints import ComponentEndpoint, endpoint_key
+from seldon_tfserving.gateway.endpoints import ComponentEndpoint
+from seldon_tfserving.gateway.graph_plan import NodePlan, plan_node
 from seldon_tfserving.gateway.metrics import GatewayMetrics
 from seldon_tfserving.gateway.payload import Payload
 from seldon_tfserving.gateway.request_logger import LogEvent, LogType, RequestLogger
+from seldon_tfserving.gateway.routing import ROUTE_ALL, ROUTE_NONE, feedback_route, route_of
 
 Transport = Literal["REST", "GRPC"]
-
-ROUTE_ALL = -1
-ROUTE_NONE = -2
-
-#: Implementations that are not prepackaged servers (operator prepack.go IsPrepack).
-_NOT_PREPACKED = (
-    "UNKNOWN_IMPLEMENTATION",
-    "SIMPLE_MODEL",
-    "SIMPLE_ROUTER",
-    *builtins.BUILTIN_IMPLEMENTATIONS,
-)
 
 
 @dataclass
@@ -64,80 +55,6 @@ class RequestContext:
     def record_route(self, node: str, route: int) -> None:
         with self._lock:
             self.routing[node] = route
-
-
-@dataclass(frozen=True)
-class NodePlan:
-    """What the executor does at one node, decided once from its type, methods, implementation."""
-
-    node: GraphNode
-    key: str
-    input_method: ComponentMethod | None
-    output_method: bool
-    routes: bool
-    ab_test_ratio: float | None
-    aggregates: bool
-    averages: bool
-    takes_feedback: bool
-    children: tuple[NodePlan, ...]
-    image: tuple[str, str]
-
-    @property
-    def needs_component(self) -> bool:
-        return bool(
-            self.input_method
-            or self.output_method
-            or self.routes
-            or self.aggregates
-            or self.takes_feedback
-        )
-
-    def walk(self) -> list[NodePlan]:
-        return [self, *(plan for child in self.children for plan in child.walk())]
-
-
-def effective_type(node: GraphNode) -> str | None:
-    """The node's type after the operator's defaulting (defaults.go addDefaultsToGraph)."""
-    if node.type is None and not node.methods and node.implementation is None:
-        return "MODEL"
-    if node.implementation is not None and node.implementation not in _NOT_PREPACKED:
-        return "MODEL"
-    return node.type
-
-
-def plan_node(deployment: str, predictor: Predictor, node: GraphNode) -> NodePlan:
-    kind = effective_type(node)
-    methods = set(node.methods)
-    transform_input = kind == "TRANSFORMER" or "TRANSFORM_INPUT" in methods
-    input_method: ComponentMethod | None = None
-    if transform_input:
-        input_method = "transform-input"
-    elif kind == "MODEL":
-        input_method = "predict"
-    routes = kind == "ROUTER" or "ROUTE" in methods
-    aggregates = kind == "COMBINER" or "AGGREGATE" in methods
-    image = ""
-    container = predictor.container(node.name)
-    if container is not None:
-        image = str(container.get("image") or "")
-    name, _, version = image.partition(":")
-    return NodePlan(
-        node=node,
-        key=endpoint_key(deployment, predictor.name, node.name),
-        input_method=input_method,
-        output_method=kind == "OUTPUT_TRANSFORMER" or "TRANSFORM_OUTPUT" in methods,
-        routes=routes,
-        ab_test_ratio=(
-            builtins.ab_test_ratio(node)
-            if not routes and node.implementation == builtins.RANDOM_ABTEST
-            else None
-        ),
-        aggregates=aggregates,
-        averages=not aggregates and node.implementation == builtins.AVERAGE_COMBINER,
-        takes_feedback=kind in ("MODEL", "ROUTER") or "SEND_FEEDBACK" in methods,
-        children=tuple(plan_node(deployment, predictor, child) for child in node.children),
-        image=(name, version),
-    )
 
 
 class DownComponents:
@@ -407,42 +324,6 @@ def _client_code(error: ServingError | None, transport: Transport) -> str:
     if isinstance(error, ComponentFailure) and transport == "REST":
         return str(error.status)
     return status_label(error, transport)
-
-
-def route_of(node: str, payload: Payload) -> int:
-    """The route a router answered: the first value of its data (or of a bare JSON list)."""
-    if not payload.is_proto:
-        document = payload.as_json()
-        if isinstance(document, list) and document and isinstance(document[0], int):
-            return int(document[0])
-    try:
-        message = payload.as_proto()
-    except ServingError as error:
-        raise InternalError(f"router {node!r} answered no route: {error.message}") from error
-    data = message.data
-    kind = data.WhichOneof("data_oneof") if message.HasField("data") else None
-    if kind == "ndarray" and data.ndarray.values:
-        first = data.ndarray.values[0]
-        if first.HasField("list_value") and first.list_value.values:
-            return int(first.list_value.values[0].number_value)
-        return int(first.number_value)
-    if kind == "tensor" and data.tensor.values:
-        return int(data.tensor.values[0])
-    if kind == "tftensor" and data.tftensor.int_val:
-        return int(data.tftensor.int_val[0])
-    raise InternalError(f"router {node!r} answered no route")
-
-
-def feedback_route(feedback: Payload, node: str) -> int:
-    """The route `node` took for the prediction this feedback is about (-1 when unknown)."""
-    if feedback.is_proto:
-        routing = feedback.as_proto().response.meta.routing
-        return int(routing[node]) if node in routing else ROUTE_ALL
-    document = feedback.as_json()
-    try:
-        return int(document["response"]["meta"]["routing"][node])
-    except (KeyError, TypeError, ValueError):
-        return ROUTE_ALL
 
 
 def _fan_out[T](calls: Sequence[Callable[[], T]]) -> list[T]:

@@ -194,7 +194,12 @@ class Gateway:
         )
         self._grpc_server.start()
         app = RestApi(self.dataplane, self.metrics, self.settings.max_body_bytes)
-        server = _SharedPortServer(self.host, http_port, app, handler=_QuietHandler)
+        try:
+            server = _SharedPortServer(self.host, http_port, app, handler=_QuietHandler)
+        except OSError:
+            self._grpc_server.stop(grace=None)
+            self._grpc_server = None
+            raise
         server.grpc_address = (
             "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host,
             self.grpc_port,
