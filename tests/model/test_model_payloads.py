@@ -291,6 +291,16 @@ def test_int64_ndarray_over_rest_keeps_every_digit(
     assert reply.json()["data"]["ndarray"] == [3 * BIG, 3]
 
 
+@pytest.mark.parametrize("service", ["int64_grpc", "int64_rest"], ids=["tf-grpc", "tf-rest"])
+@pytest.mark.parametrize("transport", SELDON_TRANSPORTS)
+def test_json_data_for_an_integer_model(
+    generated: dict[str, Microservice], service: str, transport: str
+) -> None:
+    """SeldonClient sends 4 as 4.0 (via a Struct); TF Serving would refuse 4.0 for DT_INT64."""
+    answer = seldon_predict(generated[service], transport, json_data={"instances": [4, -1]})
+    assert json_format.MessageToDict(answer.jsonData) == {"predictions": [12, -3]}
+
+
 def test_bin_data_over_rest_is_base64(generated: dict[str, Microservice]) -> None:
     raw = bytes(range(256))
     reply = requests.post(

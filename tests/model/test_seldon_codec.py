@@ -100,14 +100,16 @@ def test_tftensor_over_rest_is_parsed_once_into_a_tensor_proto() -> None:
 
 
 def test_json_str_and_bin_data() -> None:
-    assert read_request({"jsonData": {"instances": [1]}}).value == {"instances": [1]}
+    assert read_request({"jsonData": {"instances": [1.0, 0.5]}}).value == {"instances": [1, 0.5]}
     assert read_request({"strData": "hi"}).value == "hi"
     raw = b"\x00\xffbytes"
     assert read_request({"binData": base64.b64encode(raw).decode()}).value == raw
     assert read_request(prediction_pb2.SeldonMessage(binData=raw)).value == raw
     assert read_request(prediction_pb2.SeldonMessage(strData="hi")).kind == "strData"
-    message = json_to_seldon_message({"jsonData": {"inputs": {"x": [1.0]}}})
-    assert read_request(message).value == {"inputs": {"x": [1.0]}}
+    message = json_to_seldon_message({"jsonData": {"inputs": {"x": [1.0, 2.5]}, "n": "s"}})
+    body = read_request(message).value
+    assert body == {"inputs": {"x": [1, 2.5]}, "n": "s"}
+    assert isinstance(body["inputs"]["x"][0], int)  # a Struct's 1.0 was the JSON 1
 
 
 @pytest.mark.parametrize(
