@@ -322,3 +322,17 @@ def test_the_seldon_class_parses_its_settings_and_connects_lazily() -> None:
         TfServingModel(model_name="m", max_retries=-1)
     with pytest.raises(Unavailable):
         model.health_status()
+
+
+def test_a_raw_body_left_undecoded_by_seldon_is_answered_raw(backend: Backend) -> None:
+    """With PAYLOAD_PASSTHROUGH Seldon hands predict_raw the body's bytes and sends back text."""
+    from seldon_tfserving import TfServingModel
+
+    model = TfServingModel(
+        model_name="half_plus_two", grpc_endpoint=backend.grpc_endpoint, ready_timeout_s=0
+    )
+    answer = model.predict_raw(b'{"data": {"ndarray": [[2.0]]}}')
+    assert isinstance(answer, str)
+    assert json.loads(answer)["data"]["ndarray"] == [[3.0]]
+    with pytest.raises(InvalidInput, match="not JSON"):
+        model.predict_raw(b"{not json")
