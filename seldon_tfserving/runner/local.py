@@ -344,8 +344,12 @@ class LocalRunner:
         failure = ChildFailure(child.name, returncode, nodes, child.log_path)
         with self._failure_lock:
             self.failures.append(failure)
-        logger.warning("%s exited with %s (log: %s)", child.name, returncode, child.log_path)
-        self.progress.set(child.kind, child.name, FAILED, f"exited with {returncode}")
+        # shown on the board when there is one (a log line would break its redraw on a TTY)
+        level = logging.INFO if self.progress.stream is not None else logging.WARNING
+        logger.log(level, "%s exited with %s (log: %s)", child.name, returncode, child.log_path)
+        self.progress.set(
+            child.kind, child.name, FAILED, f"exited with {returncode}; log: {child.log_path}"
+        )
         if self.gateway is not None:
             self._mark_down(failure)
 
