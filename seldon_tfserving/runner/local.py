@@ -126,7 +126,11 @@ class LocalRunner:
                 if attempt == START_RETRIES or not _lost_its_port(str(error)):
                     self.stop()
                     raise
-                logger.warning("a port was taken meanwhile; starting again on fresh ports")
+                retry_note = "a port was taken meanwhile; starting again on fresh ports"
+                if self.progress.stream is not None:
+                    self.progress.message(f"  {retry_note}")
+                else:
+                    logger.warning(retry_note)
                 self.supervisor.stop_all()
                 self.supervisor = Supervisor(self.log_dir, self._child_exited)
                 with self._failure_lock:
