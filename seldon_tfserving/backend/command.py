@@ -14,6 +14,7 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 LOG = logging.getLogger(__name__)
 
@@ -22,7 +23,6 @@ DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
 #: tensorflow_model_server flags we accept and ignore (they tune machinery we do not have).
 IGNORED_FLAGS = (
     "batching_parameters_file",
-    "file_system_poll_wait_seconds",
     "model_config_file_poll_wait_seconds",
     "rest_api_num_threads",
     "tensorflow_session_parallelism",
@@ -69,6 +69,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model_name", default="default")
     parser.add_argument("--model_base_path", default="")
     parser.add_argument("--model_config_file", default="")
+    parser.add_argument(
+        "--file_system_poll_wait_seconds",
+        type=float,
+        default=1.0,
+        help="how often to look for new or removed versions (<= 0: never)",
+    )
     parser.add_argument("--grpc_max_threads", type=_positive_int, default=32)
     parser.add_argument(
         "--max_request_bytes",
@@ -153,6 +159,13 @@ def run(args: argparse.Namespace) -> int:
             target=rest_server.serve_forever, name="rest", kwargs={"poll_interval": 0.2}
         )
         rest_thread.start()
+    if args.file_system_poll_wait_seconds > 0:
+        threading.Thread(
+            target=_poll_versions,
+            args=(core, config, args.file_system_poll_wait_seconds, stop),
+            name="version-poller",
+            daemon=True,
+        ).start()
     LOG.info(
         "serving on ports grpc=%d rest=%s (models: %s)",
         args.port,
@@ -168,3 +181,17 @@ def run(args: argparse.Namespace) -> int:
     core.close()
     LOG.info("stopped")
     return 0
+
+
+def _poll_versions(core: Any, config: Any, interval_s: float, stop: threading.Event) -> None:
+    """TF Serving's file-system polling: serve new versions, retire old ones, until stopped."""
+    from seldon_tfserving.backend.config import resolve_sources
+    from seldon_tfserving.errors import ConfigurationError
+
+    while not stop.wait(interval_s):
+        try:
+            core.repository.refresh(resolve_sources(config, warn=False))
+        except ConfigurationError as exc:
+            LOG.warning("version poll: %s", exc)
+        except Exception:  # the poller must outlive a bad moment on disk
+            LOG.exception("version poll failed")

@@ -77,8 +77,13 @@ def _strip_scheme(base_path: str) -> Path:
     return Path(base_path.removeprefix("file://"))
 
 
-def resolve_sources(config: model_server_config_pb2.ModelServerConfig) -> list[ModelSource]:
-    """Apply each model's version policy to the versions on disk; check names and labels."""
+def resolve_sources(
+    config: model_server_config_pb2.ModelServerConfig, *, warn: bool = True
+) -> list[ModelSource]:
+    """Apply each model's version policy to the versions on disk; check names and labels.
+
+    `warn=False` (file-system polling) keeps missing versions out of the log each poll.
+    """
     sources: list[ModelSource] = []
     seen: set[str] = set()
     for model in config.model_config_list.config:
@@ -94,8 +99,8 @@ def resolve_sources(config: model_server_config_pb2.ModelServerConfig) -> list[M
             )
         base = _strip_scheme(model.base_path)
         on_disk = available_versions(base)
-        versions = _apply_policy(model, sorted(on_disk))
-        if not versions:
+        versions = _apply_policy(model, sorted(on_disk), warn)
+        if not versions and warn:
             LOG.warning("model %s: no servable versions under %s", model.name, base)
         labels = dict(model.version_labels)
         for label, labelled in labels.items():
@@ -110,7 +115,9 @@ def resolve_sources(config: model_server_config_pb2.ModelServerConfig) -> list[M
     return sources
 
 
-def _apply_policy(model: model_server_config_pb2.ModelConfig, on_disk: list[int]) -> list[int]:
+def _apply_policy(
+    model: model_server_config_pb2.ModelConfig, on_disk: list[int], warn: bool
+) -> list[int]:
     policy = model.model_version_policy
     choice = policy.WhichOneof("policy_choice")
     if choice == "all":
@@ -118,7 +125,7 @@ def _apply_policy(model: model_server_config_pb2.ModelConfig, on_disk: list[int]
     if choice == "specific":
         wanted = sorted(set(policy.specific.versions))
         missing = [v for v in wanted if v not in on_disk]
-        if missing:
+        if missing and warn:
             LOG.warning(
                 "model %s: versions %s not found under %s", model.name, missing, model.base_path
             )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,8 @@ from tensorflow_serving.apis import (
 )
 
 from seldon_tfserving.backend.config import ModelSource
-from seldon_tfserving.backend.loader import Array, LoadedVersion, serving_error_from_tf
+from seldon_tfserving.backend.loader import Array, LoadedVersion
+from seldon_tfserving.backend.repository import ModelRepository
 from seldon_tfserving.codec.json_tensors import tf_type_name
 from seldon_tfserving.codec.tensor_proto import numpy_to_dtype, tensor_proto_to_ndarray
 from seldon_tfserving.errors import FailedPrecondition, InvalidInput, NotFound
@@ -55,58 +56,31 @@ class Prediction:
     dtypes: dict[str, int]
 
 
-@dataclass
-class ServedModel:
-    """All loaded versions of one model and its version labels."""
-
-    name: str
-    versions: dict[int, LoadedVersion]
-    labels: dict[str, int]
-    #: versions that failed to load -> (TensorFlow error code, message), shown as END in status.
-    failures: dict[int, tuple[int, str]] = field(default_factory=dict)
-
-
 class ServingCore:
     """The models being served, and the operations TF Serving's APIs offer on them."""
 
-    def __init__(self, models: Mapping[str, ServedModel]) -> None:
-        self._models = dict(models)
+    def __init__(self, repository: ModelRepository) -> None:
+        self.repository = repository
 
     @classmethod
     def load(cls, sources: Sequence[ModelSource]) -> ServingCore:
         """Load every chosen version of every model (TF Serving's initial load)."""
-        models: dict[str, ServedModel] = {}
-        for source in sources:
-            model = ServedModel(source.name, {}, dict(source.labels))
-            for version, path in source.version_dirs.items():
-                try:
-                    model.versions[version] = LoadedVersion(source.name, version, path)
-                except Exception as exc:  # a broken SavedModel must not take the server down
-                    error = serving_error_from_tf(exc)
-                    LOG.error(
-                        "model %s version %d failed to load: %s",
-                        source.name,
-                        version,
-                        error.message,
-                    )
-                    model.failures[version] = (error.grpc_code.value[0], error.message)
-            models[source.name] = model
-        return cls(models)
+        repository = ModelRepository()
+        repository.refresh(sources)
+        return cls(repository)
 
     @property
     def model_names(self) -> list[str]:
-        return sorted(self._models)
+        return sorted(self.repository.models)
 
     def close(self) -> None:
-        for model in self._models.values():
-            for version in model.versions.values():
-                version.close()
+        self.repository.close()
 
     # -- finding the servable -------------------------------------------------------------
 
     def servable(self, ref: ModelRef) -> LoadedVersion:
         """The version a ModelSpec asks for: the given one, the labelled one, or the latest."""
-        model = self._models.get(ref.name)
+        model = self.repository.models.get(ref.name)
         if ref.version is not None and ref.label:
             raise InvalidInput(
                 f"Both model version ({ref.version}) and model version label ({ref.label}) "
@@ -193,9 +167,9 @@ class ServingCore:
         self, name: str, version: int | None = None
     ) -> get_model_status_pb2.GetModelStatusResponse:
         """GetModelStatus: every served version (or the one asked for) and its state."""
-        model = self._models.get(name)
+        model = self.repository.models.get(name)
         response = get_model_status_pb2.GetModelStatusResponse()
-        known = sorted({*model.versions, *model.failures}) if model is not None else []
+        known = sorted({*model.versions, *model.ended}) if model is not None else []
         if version is not None:
             if version not in known:
                 raise NotFound(f"Could not find version {version} of model {name}")
@@ -207,9 +181,9 @@ class ServingCore:
             entry = response.model_version_status.add()
             entry.version = number
             entry.status.SetInParent()  # OK, written out as {"error_code": "OK", ...}
-            if number in model.failures:
+            if number in model.ended and number not in model.versions:
                 entry.state = get_model_status_pb2.ModelVersionStatus.END
-                entry.status.error_code, entry.status.error_message = model.failures[number]
+                entry.status.error_code, entry.status.error_message = model.ended[number]
             else:
                 entry.state = get_model_status_pb2.ModelVersionStatus.AVAILABLE
         return response

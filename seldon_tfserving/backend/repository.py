@@ -1,0 +1,81 @@
+"""The loaded versions of every model, kept in line with the files as TF Serving keeps them.
+
+`refresh` loads the versions a model's policy now asks for and retires the others, but only
+once a wanted version is available (TF Serving's availability-preserving policy). Readers see
+an immutable snapshot swapped in whole, so a request never meets a half-updated model; a
+retired version is not closed under a running request (its session goes with its last user).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from seldon_tfserving.backend.config import ModelSource
+from seldon_tfserving.backend.loader import LoadedVersion, serving_error_from_tf
+
+LOG = logging.getLogger(__name__)
+
+#: TensorFlow's OK error code: a version that ended cleanly (unloaded, not failed).
+OK_CODE = 0
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """One model at one moment: its available versions, labels, and the versions that ended."""
+
+    name: str
+    versions: Mapping[int, LoadedVersion]
+    labels: Mapping[str, int]
+    #: version -> (TensorFlow error code, message): failed to load, or unloaded (OK, "").
+    ended: Mapping[int, tuple[int, str]] = field(default_factory=dict)
+
+
+class ModelRepository:
+    """Every served model; `models` is a consistent snapshot, `refresh` follows the disk."""
+
+    def __init__(self) -> None:
+        self._models: dict[str, ServedModel] = {}
+        self._refreshing = threading.Lock()
+
+    @property
+    def models(self) -> Mapping[str, ServedModel]:
+        return self._models
+
+    def refresh(self, sources: Sequence[ModelSource]) -> None:
+        """Load newly wanted versions, retire unwanted ones once a wanted one is available."""
+        with self._refreshing:
+            updated = dict(self._models)
+            for source in sources:
+                current = self._models.get(source.name) or ServedModel(source.name, {}, {})
+                updated[source.name] = self._refreshed(current, source)
+            self._models = updated
+
+    def _refreshed(self, current: ServedModel, source: ModelSource) -> ServedModel:
+        versions = dict(current.versions)
+        ended = dict(current.ended)
+        for version, path in sorted(source.version_dirs.items()):
+            if version in versions or ended.get(version, (OK_CODE, ""))[0] != OK_CODE:
+                continue  # loaded already, or failed before: TF Serving does not retry forever
+            try:
+                versions[version] = LoadedVersion(source.name, version, path)
+                ended.pop(version, None)
+            except Exception as exc:  # a broken SavedModel must not take the server down
+                error = serving_error_from_tf(exc)
+                LOG.error(
+                    "model %s version %d failed to load: %s", source.name, version, error.message
+                )
+                ended[version] = (error.grpc_code.value[0], error.message)
+        if any(version in versions for version in source.version_dirs):
+            for version in [v for v in versions if v not in source.version_dirs]:
+                LOG.info("model %s version %d unloaded", source.name, version)
+                del versions[version]
+                ended[version] = (OK_CODE, "")
+        return ServedModel(source.name, versions, dict(source.labels), ended)
+
+    def close(self) -> None:
+        for model in self._models.values():
+            for version in model.versions.values():
+                version.close()
