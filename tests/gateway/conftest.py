@@ -90,8 +90,14 @@ def components(log_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         for node, spec in COMPONENT_SPECS.items()
     }
     try:
-        for service in started.values():
-            _wait_ready(service)
+        for name, service in list(started.items()):
+            try:
+                _wait_ready(service)
+            except RuntimeError:
+                # it exited: on a busy machine another process may have taken its free port
+                # between our choosing and its binding; once more, on new ports
+                spec = COMPONENT_SPECS[name]
+                started[name] = start_component(log_dir, name, spec, state_dir / f"{name}.jsonl")
         yield Components(started, state_dir)
     finally:
         stop_all(list(started.values()))
