@@ -4,6 +4,7 @@ executor's metrics on /prometheus."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import grpc
 import numpy as np
@@ -229,3 +230,48 @@ def test_grpc_answers_on_its_own_port_too(gateway: Gateway) -> None:
     assert ("seldon-puid", "p-42") in list(call.initial_metadata())
     assert response.meta.puid == "p-42"
     assert np.isclose(response.data.ndarray[0][0], -30.0)
+
+
+def test_components_declared_grpc_are_called_over_grpc_whatever_the_request(
+    components: Components, deployments: list[SeldonDeployment]
+) -> None:
+    """With `component_transport="endpoint"` each component is called as its endpoint says;
+    payloads are converted between JSON and protos where the transports meet."""
+    endpoints = endpoints_for(deployments, components)
+    endpoints = {
+        key: replace(endpoint, transport="GRPC") if key.endswith("/model-a") else endpoint
+        for key, endpoint in endpoints.items()
+    }
+    with Gateway(
+        deployments,
+        endpoints,
+        http_port=free_port(),
+        grpc_port=free_port(),
+        settings=GatewaySettings(component_transport="endpoint"),
+    ) as mixed:
+        reply = requests.post(mixed.http_url + seldon_path("ensemble"), json=REQUEST, timeout=20)
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["data"]["ndarray"] == [[5.5, 11.0]]
+
+        channel = grpc.insecure_channel(mixed.grpc_target)
+        request = prediction_pb2.SeldonMessage()
+        request.data.ndarray.extend([[1.0, 2.0]])
+        response = prediction_pb2_grpc.SeldonStub(channel).Predict(
+            request, metadata=[("seldon", "ensemble"), ("namespace", NAMESPACE)], timeout=20
+        )
+        channel.close()
+        assert [list(row) for row in response.data.ndarray] == [[5.5, 11.0]]
+
+        samples = _samples(requests.get(mixed.http_url + "/prometheus", timeout=10).text)
+        services = {
+            (
+                dict(re.findall(r'([a-z_]+)="([^"]*)"', labels))["model_name"],
+                dict(re.findall(r'([a-z_]+)="([^"]*)"', labels))["service"],
+            )
+            for (name, labels), _ in samples.items()
+            if name == "seldon_api_executor_client_requests_seconds_count"
+        }
+        assert ("model-a", "/seldon.protos.Model/Predict") in services
+        assert ("model-a", "/predict") not in services
+        assert ("model-b", "/predict") in services
+        assert ("combiner", "/aggregate") in services
