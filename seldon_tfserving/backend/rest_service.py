@@ -19,7 +19,7 @@ from tensorflow_serving.apis import get_model_metadata_pb2
 
 from seldon_tfserving.backend import example_methods
 from seldon_tfserving.backend.core import SIGNATURE_DEF_FIELD, ModelRef, ServingCore
-from seldon_tfserving.codec import tfserving_json
+from seldon_tfserving.codec import tfserving_examples_json, tfserving_json
 from seldon_tfserving.errors import InvalidInput, NotFound, PayloadTooLarge, ServingError
 
 LOG = logging.getLogger(__name__)
@@ -104,14 +104,14 @@ class RestApi:
             return tfserving_json.encode_predict_response(
                 prediction.outputs, columnar=request.columnar, dtypes=prediction.dtypes
             )
-        signature, request_input = tfserving_json.decode_classify_regress_request(body)
+        signature, request_input = tfserving_examples_json.decode_classify_regress_request(body)
         if verb == "classify":
             _, classes = example_methods.classify(
                 self._core, ref, signature, request_input, timeout
             )
-            return tfserving_json.encode_classification_result(classes)
+            return tfserving_examples_json.encode_classification_result(classes)
         _, values = example_methods.regress(self._core, ref, signature, request_input, timeout)
-        return tfserving_json.encode_regression_result(values)
+        return tfserving_examples_json.encode_regression_result(values)
 
 
 _INT64_MAX = 2**63 - 1

@@ -1,8 +1,8 @@
-"""TF Serving's REST JSON, both directions, as `tensorflow_serving/util/json_tensor.cc` speaks it.
+"""TF Serving's REST JSON for predict, both directions, as `util/json_tensor.cc` speaks it.
 
 Server side: a predict body (row `instances` or columnar `inputs`) becomes named numpy arrays
-typed by the signature; outputs become `predictions` / `outputs`; classify/regress bodies
-become tf.Example `Input` protos and their results `results`. Client side: the mirror image,
+typed by the signature; outputs become `predictions` / `outputs` (classify/regress bodies are
+`tfserving_examples_json`'s). Client side: the mirror image,
 for a transport that talks to a TF Serving REST endpoint. Each body is parsed once.
 """
 
@@ -14,27 +14,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from tensorflow.core.example import example_pb2, feature_pb2
 from tensorflow.core.framework import types_pb2
-from tensorflow_serving.apis import classification_pb2, input_pb2, regression_pb2
 
+from seldon_tfserving.codec.json_document import parse_document, signature_name
 from seldon_tfserving.codec.json_tensors import (
     Array,
     TextLiterals,
     debug_json,
-    decode_b64,
     is_b64_object,
     json_to_array,
-    json_tokens,
-    json_type_name,
-    nest_json,
     tf_type_name,
 )
+from seldon_tfserving.codec.json_text import json_tokens, nest_json
 from seldon_tfserving.errors import InternalError, InvalidInput
 
 BYTES_SUFFIX = "_bytes"
-_DECODER = json.JSONDecoder()
-_INT64_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -46,51 +40,12 @@ class PredictJsonRequest:
     columnar: bool
 
 
-@dataclass(frozen=True)
-class _Document:
-    body: dict[str, Any]
-    literals: TextLiterals
-
-
-def _parse(body: bytes | str) -> _Document:
-    """Parse once; like TF Serving: an object is required, text after the document is ignored."""
-    if isinstance(body, bytes):
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InvalidInput(f"JSON Parse error: Invalid encoding in string. {exc}") from None
-    else:
-        text = body
-    stripped = text.lstrip()
-    if not stripped:
-        raise InvalidInput("JSON Parse error: The document is empty")
-    try:
-        value, _ = _DECODER.raw_decode(stripped)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"JSON Parse error: {exc.msg} at offset: {exc.pos}") from None
-    except RecursionError:
-        raise InvalidInput("JSON Parse error: nesting too deep") from None
-    if not isinstance(value, dict):
-        raise InvalidInput(f"JSON Value: {debug_json(value)} Is not object")
-    return _Document(value, TextLiterals.of(stripped))
-
-
-def _signature_name(doc: Mapping[str, Any]) -> str:
-    name = doc.get("signature_name", "")
-    if not isinstance(name, str):
-        raise InvalidInput(
-            f"JSON Value: {debug_json(doc)} not formatted correctly. 'signature_name' key must "
-            "be a string value."
-        )
-    return name
-
-
 def decode_predict_request(
     body: bytes | str, input_dtypes: Callable[[str], Mapping[str, int]]
 ) -> PredictJsonRequest:
     """Decode a predict body; `input_dtypes(signature_name)` gives the signature's inputs."""
-    doc = _parse(body)
-    signature = _signature_name(doc.body)
+    doc = parse_document(body)
+    signature = signature_name(doc.body)
     dtypes = dict(input_dtypes(signature))
     if not dtypes:
         raise InvalidInput(f"Failed to get input map for signature: {signature or 'DEFAULT'}")
@@ -280,107 +235,6 @@ def encode_error(message: str) -> bytes:
 
 
 # ---------------------------------------------------------------------------------------------
-# Classify / Regress (server side)
-
-
-def decode_classify_regress_request(body: bytes | str) -> tuple[str, input_pb2.Input]:
-    """A classify/regress body -> (signature name, tf.Example `Input`, with context if given)."""
-    doc = _parse(body).body
-    signature = _signature_name(doc)
-    request_input = input_pb2.Input()
-    has_context = "context" in doc
-    if has_context:
-        _fill_example(doc["context"], request_input.example_list_with_context.context)
-    if "examples" not in doc:
-        raise InvalidInput(
-            f"JSON Value: {debug_json(doc)} When method is classify, key 'examples' is "
-            "expected and was not found"
-        )
-    examples = doc["examples"]
-    if not isinstance(examples, list):
-        raise InvalidInput(
-            f"JSON Value: {debug_json(doc)} Expecting 'examples' value to be an list/array"
-        )
-    if not examples:
-        raise InvalidInput(f"JSON Value: {debug_json(doc)} 'examples' value is an empty array")
-    target = (
-        request_input.example_list_with_context.examples
-        if has_context
-        else request_input.example_list.examples
-    )
-    for value in examples:
-        _fill_example(value, target.add())
-    return signature, request_input
-
-
-_KIND_NAMES = {"bytes_list": "bytes", "float_list": "float", "int64_list": "int64"}
-
-
-def _feature_kind(name: str, value: Any) -> tuple[str, Any]:
-    """(Feature list field, value to append) for one JSON value of feature `name`."""
-    if isinstance(value, bool):
-        return "int64_list", int(value)
-    if isinstance(value, str):
-        return "bytes_list", value.encode("utf-8")
-    if isinstance(value, float):
-        return "float_list", value
-    if isinstance(value, int):
-        if value > _INT64_MAX:
-            raise InvalidInput(f"Feature: {name} has uint64_t element. Only int64_t is supported.")
-        return "int64_list", value
-    if is_b64_object(value):
-        return "bytes_list", decode_b64(value)
-    raise InvalidInput(
-        f"Feature: {name} has element with unexpected JSON type: {json_type_name(value)}"
-    )
-
-
-def _fill_example(value: Any, example: example_pb2.Example) -> None:
-    if not isinstance(value, dict):
-        raise InvalidInput(f"Example must be JSON object but got JSON {json_type_name(value)}")
-    for name, content in value.items():
-        kind: str | None = None
-        values: list[Any] = []
-        for item in content if isinstance(content, list) else [content]:
-            item_kind, item_value = _feature_kind(name, item)
-            if kind is not None and item_kind != kind:
-                raise InvalidInput(
-                    f"Unexpected element type in feature: {name} expecting type: "
-                    f"{_KIND_NAMES[kind]}"
-                )
-            kind = item_kind
-            values.append(item_value)
-        feature = feature_pb2.Feature()
-        if kind is not None:
-            getattr(feature, kind).value.extend(values)
-        example.features.feature[name].CopyFrom(feature)
-
-
-def encode_classification_result(result: classification_pb2.ClassificationResult) -> bytes:
-    """`{"results": [[[label, score], ...], ...]}` with TF Serving's float text."""
-    if not result.classifications:
-        raise InvalidInput("Cannot convert empty ClassificationResults to JSON")
-    rows = []
-    for classifications in result.classifications:
-        scores = np.array([c.score for c in classifications.classes], dtype=np.float32)
-        score_texts = json_tokens(scores).tolist()
-        pairs = [
-            "[" + json.dumps(c.label) + ", " + text + "]"
-            for c, text in zip(classifications.classes, score_texts, strict=True)
-        ]
-        rows.append("[" + ", ".join(pairs) + "]")
-    return ('{"results": [' + ", ".join(rows) + "]}").encode("utf-8")
-
-
-def encode_regression_result(result: regression_pb2.RegressionResult) -> bytes:
-    """`{"results": [value, ...]}` with TF Serving's float text."""
-    if not result.regressions:
-        raise InvalidInput("Cannot convert empty RegressionResults to JSON")
-    values = np.array([r.value for r in result.regressions], dtype=np.float32)
-    return ('{"results": [' + ", ".join(json_tokens(values).tolist()) + "]}").encode("utf-8")
-
-
-# ---------------------------------------------------------------------------------------------
 # Client side
 
 
@@ -430,7 +284,7 @@ def decode_predict_response(
     `output_dtypes` when there is exactly one, else by "predictions" / "outputs".
     """
     try:
-        doc = _parse(body)
+        doc = parse_document(body)
     except InvalidInput as exc:
         raise InternalError(f"TF Serving answered malformed JSON: {exc.message}") from None
     if "error" in doc.body:

@@ -12,15 +12,17 @@ import pytest
 from tensorflow.core.framework import types_pb2 as t
 from tensorflow_serving.apis import classification_pb2, regression_pb2
 
-from seldon_tfserving.codec.tfserving_json import (
+from seldon_tfserving.codec.tfserving_examples_json import (
     decode_classify_regress_request,
+    encode_classification_result,
+    encode_regression_result,
+)
+from seldon_tfserving.codec.tfserving_json import (
     decode_predict_request,
     decode_predict_response,
-    encode_classification_result,
     encode_error,
     encode_predict_request,
     encode_predict_response,
-    encode_regression_result,
 )
 from seldon_tfserving.errors import InternalError, InvalidInput
 
