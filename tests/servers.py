@@ -86,25 +86,45 @@ class ServerProcess:
             time.sleep(0.1)
         raise TimeoutError(f"{self.name} not ready after {timeout_s}s:\n{self.log_tail()}")
 
-    def stop(self, timeout_s: float = 15.0) -> None:
+    def stop(self, timeout_s: float = 3.0) -> None:
+        """SIGTERM the process group, SIGKILL what is left after `timeout_s`.
+
+        The grace is short on purpose: gunicorn takes up to 15 s to drain on SIGTERM, and the
+        tests have nothing in flight when they stop a server.
+        """
         if self.process is None or self.process.poll() is not None:
+            self._close_log()
             return
         try:
             os.killpg(self.process.pid, signal.SIGTERM)
         except ProcessLookupError:
+            self._close_log()
             return
         try:
             self.process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
+            pass
+        self._kill_group()
+
+    def _kill_group(self) -> None:
+        """SIGKILL every process left in the group (forked workers included), then reap."""
+        assert self.process is not None
+        try:
             os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=timeout_s)
-        self._log.close()
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=15)
+        self._close_log()
+
+    def _close_log(self) -> None:
+        log = getattr(self, "_log", None)
+        if log is not None and not log.closed:
+            log.close()
 
     def kill(self) -> None:
         """Kill at once, as a crashed container would go."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=15)
+        if self.process is not None:
+            self._kill_group()
 
 
 @dataclass
