@@ -1,0 +1,83 @@
+"""Correctness under load: 8 clients x 1,000 distinct requests, each answer checked.
+
+Through the wrapper alone and through an A/B graph behind the gateway: every request gets its
+own answer (0 mismatches), and none goes unanswered (0 drops).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from seldon_tfserving.runner.local import LocalRunner
+from tests.reliability.conftest import ReliabilityLedger
+from tests.reliability.graphs import NAMESPACE, ab_deployment, models_volume, write_graphs
+from tests.reliability.load import LoadOutcome, run_load, seldon_rest_predict
+from tests.servers import Backend, Microservice, start_microservice
+
+THREADS = 8
+PER_THREAD = 1000
+
+
+@pytest.fixture(scope="module")
+def wrapper(log_dir: Path, backend: Backend) -> Iterator[Microservice]:
+    """TfServingModel on half_plus_two, with as many request threads as there are clients."""
+    service = start_microservice(
+        log_dir,
+        "seldon_tfserving.TfServingModel",
+        parameters=[
+            {"name": "model_name", "type": "STRING", "value": "half_plus_two"},
+            {"name": "grpc_endpoint", "type": "STRING", "value": backend.grpc_endpoint},
+            {"name": "rest_endpoint", "type": "STRING", "value": backend.rest_endpoint},
+        ],
+        extra_args=["--threads", str(THREADS), "--grpc-threads", str(THREADS)],
+    )
+    yield service
+    service.server.stop()
+
+
+@pytest.fixture(scope="module")
+def ab_graph(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterator[LocalRunner]:
+    root = tmp_path_factory.mktemp("ab-graph")
+    manifest = write_graphs(root / "ab.yaml", ab_deployment("ab"))
+    with LocalRunner(manifest, volumes={"models": models_volume(root)}, log_dir=log_dir) as runner:
+        yield runner
+
+
+def record(ledger: ReliabilityLedger, outcome: LoadOutcome) -> None:
+    for status, count in outcome.statuses.items():
+        ledger.answered(status, count)
+    if outcome.drops:
+        ledger.answered("no answer", len(outcome.drops))
+    ledger.mismatched(len(outcome.mismatches))
+    ledger.dropped(len(outcome.drops))
+
+
+def assert_every_answer_is_its_own(outcome: LoadOutcome) -> None:
+    assert outcome.sent == THREADS * PER_THREAD
+    assert outcome.drops == [], f"{len(outcome.drops)} dropped, first: {outcome.drops[:3]}"
+    assert outcome.mismatches == [], f"{len(outcome.mismatches)} wrong: {outcome.mismatches[:5]}"
+    assert outcome.statuses == {"200": THREADS * PER_THREAD}, outcome.failures
+
+
+@pytest.mark.timeout(150)
+def test_the_wrapper_answers_each_of_8000_concurrent_requests_with_its_own_result(
+    wrapper: Microservice, ledger: ReliabilityLedger
+) -> None:
+    outcome = run_load(
+        seldon_rest_predict(f"{wrapper.http_url}/api/v1.0/predictions"), THREADS, PER_THREAD
+    )
+    record(ledger, outcome)
+    assert_every_answer_is_its_own(outcome)
+
+
+@pytest.mark.timeout(200)
+def test_an_ab_graph_answers_each_of_8000_concurrent_requests_with_its_own_result(
+    ab_graph: LocalRunner, ledger: ReliabilityLedger
+) -> None:
+    url = f"{ab_graph.http_url}/seldon/{NAMESPACE}/ab/api/v1.0/predictions"
+    outcome = run_load(seldon_rest_predict(url), THREADS, PER_THREAD)
+    record(ledger, outcome)
+    assert_every_answer_is_its_own(outcome)
