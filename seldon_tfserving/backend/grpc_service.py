@@ -133,7 +133,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer): 
         context: grpc.ServicerContext,
     ) -> get_model_metadata_pb2.GetModelMetadataResponse:
         if not request.HasField("model_spec"):
-            raise _invalid("Missing ModelSpec")
+            raise InvalidInput("Missing ModelSpec")
         return self._core.metadata(model_ref(request.model_spec), list(request.metadata_field))
 
 
@@ -150,7 +150,7 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):  # type: ignore
         context: grpc.ServicerContext,
     ) -> get_model_status_pb2.GetModelStatusResponse:
         if not request.HasField("model_spec"):
-            raise _invalid("Missing ModelSpec")
+            raise InvalidInput("Missing ModelSpec")
         spec = request.model_spec
         version = int(spec.version.value) if spec.HasField("version") else None
         return self._core.status(spec.name, version)
@@ -160,10 +160,6 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):  # type: ignore
         self, request: Any, context: grpc.ServicerContext
     ) -> Any:
         raise Unimplemented("HandleReloadConfigRequest is not supported by this server")
-
-
-def _invalid(message: str) -> ServingError:
-    return InvalidInput(message)
 
 
 def _fill_spec(spec: Any, answered: example_methods.Answered) -> None:

@@ -160,10 +160,19 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._answer(*self.server.api.handle(method, self.path, body))
 
-    def _read_body(self) -> bytes:
+    def handle_expect_100(self) -> bool:
+        """Refuse an oversized body before the client sends it, instead of `100 Continue`."""
+        try:
+            self._check_length()
+        except ServingError as exc:
+            self.close_connection = True
+            self._answer(exc.http_status, tfserving_json.encode_error(exc.message))
+            return False
+        return super().handle_expect_100()
+
+    def _check_length(self) -> int:
+        """The announced Content-Length, checked against the limit (0 when absent)."""
         limit = self.server.settings.max_request_bytes
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked(limit)
         length_text = self.headers.get("Content-Length", "0") or "0"
         try:
             length = int(length_text)
@@ -173,7 +182,13 @@ class _Handler(BaseHTTPRequestHandler):
             raise InvalidInput(f"bad Content-Length: {length_text!r}")
         if length > limit:
             raise PayloadTooLarge(f"Request body of {length} bytes exceeds the limit of {limit}")
-        return self.rfile.read(length)
+        return length
+
+    def _read_body(self) -> bytes:
+        limit = self.server.settings.max_request_bytes
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked(limit)
+        return self.rfile.read(self._check_length())
 
     def _read_chunked(self, limit: int) -> bytes:
         parts: list[bytes] = []

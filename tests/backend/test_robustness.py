@@ -113,6 +113,20 @@ def test_body_over_the_limit_is_refused_from_its_content_length(limited: Backend
         f"POST {PREDICT} HTTP/1.1\r\nHost: x\r\nContent-Length: {10**12}\r\n\r\n".encode(),
     )
     assert answer.startswith(b"HTTP/1.1 413")
+    # ... and one asking `Expect: 100-continue` is refused instead of invited to send it.
+    answer = raw_exchange(
+        limited,
+        f"POST {PREDICT} HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+        f"Content-Length: {LIMIT + 1}\r\n\r\n".encode(),
+    )
+    assert answer.startswith(b"HTTP/1.1 413") and b"100 Continue" not in answer
+    small = b'{"instances": [1.0]}'
+    answer = raw_exchange(
+        limited,
+        f"POST {PREDICT} HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+        f"Content-Length: {len(small)}\r\n\r\n".encode(),
+    )
+    assert answer.startswith(b"HTTP/1.1 100 Continue")
     good_answer(limited)
 
 
