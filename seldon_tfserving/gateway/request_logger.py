@@ -76,7 +76,8 @@ class RequestLogger:
         workers: int,
         timeout_s: float,
     ) -> None:
-        self._source = source
+        #: `Ce-Source`: the gateway's own URL (the Gateway sets it once its port is known)
+        self.source = source
         self._metrics = metrics
         self._timeout = timeout_s
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
@@ -140,7 +141,7 @@ class RequestLogger:
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query
-        headers = event.headers(self._source)
+        headers = event.headers(self.source)
         for attempt in range(2):
             connection = connections.get(key)
             reused = connection is not None

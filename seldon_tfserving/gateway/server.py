@@ -206,6 +206,7 @@ class Gateway:
         )
         self._http_server = server
         self.http_port = server.server_address[1]
+        self.request_logger.source = f"http://{self.settings.hostname}:{self.http_port}/"
         self._http_thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.2},

@@ -47,7 +47,7 @@ def test_request_response_and_feedback_events_carry_the_executors_headers(
         assert event.headers["Ce-Namespace"] == NAMESPACE
         assert event.headers["Ce-Endpoint"] == "default"
         assert event.headers["Ce-Specversion"] == "1.0"
-        assert event.headers["Ce-Source"].startswith("http://")
+        assert event.headers["Ce-Source"] == f"http://localhost:{gateway.http_port}/"
         assert event.headers["Content-Type"] == "application/json"
         assert len(event.headers["Ce-Id"]) == 36
     assert request_event.headers["Ce-Id"] != response_event.headers["Ce-Id"]
