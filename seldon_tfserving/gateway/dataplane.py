@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import random
+import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -215,6 +216,23 @@ class DataPlane:
             raise
         finally:
             self._observe(executor, label, ctx.transport, error, started)
+
+    def unready(self, service: DeploymentService) -> list[str]:
+        """Why the deployment cannot serve now: components reported dead or not answering."""
+        problems: list[str] = []
+        for executor in service.executors.values():
+            try:
+                executor.check_available()
+            except Unavailable as error:
+                problems.append(error.message)
+                continue
+            for key, endpoint in executor.endpoints.items():
+                for port in (endpoint.http_port, endpoint.grpc_port):
+                    try:
+                        socket.create_connection((endpoint.host, port), timeout=1).close()
+                    except OSError as error:
+                        problems.append(f"component {key} at {endpoint.host}:{port}: {error}")
+        return problems
 
     def close(self) -> None:
         for service in self._services.values():

@@ -137,7 +137,8 @@ class PredictorExecutor:
                 )
             for transport in ("REST", "GRPC"):
                 self._clients[(plan.key, transport)] = client_factory(plan, endpoint, transport)
-        self._endpoints = {key: endpoints[key] for key in self.component_keys}
+        #: the endpoint of every component this graph calls, by key
+        self.endpoints = {key: endpoints[key] for key in self.component_keys}
 
     # -- the external operations -------------------------------------------------------------
 
@@ -288,7 +289,7 @@ class PredictorExecutor:
     def _transport_for(self, plan: NodePlan, ctx: RequestContext) -> Transport:
         if self._follow_request:
             return ctx.transport
-        return self._endpoints[plan.key].transport
+        return self.endpoints[plan.key].transport
 
     def _log(
         self,

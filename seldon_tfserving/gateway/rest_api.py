@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -18,9 +19,15 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from seldon_tfserving.errors import InvalidInput, NotFound, PayloadTooLarge, ServingError
+from seldon_tfserving.errors import (
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    ServingError,
+    Unavailable,
+)
 from seldon_tfserving.gateway.component_client import ComponentFailure
-from seldon_tfserving.gateway.dataplane import DataPlane
+from seldon_tfserving.gateway.dataplane import DataPlane, DeploymentService
 from seldon_tfserving.gateway.executor import RequestContext
 from seldon_tfserving.gateway.metrics import GatewayMetrics
 from seldon_tfserving.gateway.payload import JSON_CONTENT_TYPE, Payload
@@ -45,11 +52,17 @@ _NOT_FORWARDED = frozenset(
         "seldon-puid",
     }
 )
-_OPERATIONS = {"predictions": "predictions", "feedback": "feedback"}
+_OPERATIONS = ("predictions", "feedback")
+_CORS_ALLOWED_HEADERS = (
+    "Accept, Accept-Encoding, Authorization, Content-Length, Content-Type, X-CSRF-Token"
+)
 _API_VERSIONS = ("v0.1", "v1.0")
 
 _URLS = Map(
     [
+        Rule("/seldon/<namespace>/<name>/api/<version>/health/status", endpoint="status"),
+        Rule("/seldon/<name>/api/<version>/health/status", endpoint="status"),
+        Rule("/api/<version>/health/status", endpoint="status"),
         Rule("/seldon/<namespace>/<name>/api/<version>/<operation>", endpoint="api"),
         Rule("/seldon/<name>/api/<version>/<operation>", endpoint="api"),
         Rule("/api/<version>/<operation>", endpoint="api"),
@@ -98,7 +111,26 @@ class RestApi:
             return Response(self._metrics.exposition(), content_type="text/plain; version=0.0.4")
         if endpoint in ("ready", "live"):
             return Response("ok", content_type="text/plain")
+        if endpoint == "status":
+            return self._status(request, values)
         return self._api(request, values)
+
+    def _status(self, request: Request, values: Mapping[str, Any]) -> Response:
+        """200 when every component of the deployment answers, else 503 (the executor's
+        readiness check, per deployment)."""
+        try:
+            service = self._find(request, values)
+            problems = self._dataplane.unready(service)
+        except ServingError as error:
+            return _error_response(error)
+        if problems:
+            return _error_response(Unavailable("; ".join(problems)))
+        return Response("", 200)
+
+    def _find(self, request: Request, values: Mapping[str, Any]) -> DeploymentService:
+        name = values.get("name") or request.headers.get("seldon")
+        namespace = values.get("namespace") or request.headers.get("namespace")
+        return self._dataplane.find(name, namespace)
 
     def _api(self, request: Request, values: Mapping[str, Any]) -> Response:
         puid = request.headers.get(PUID_HEADER) or str(uuid.uuid4())
@@ -108,17 +140,24 @@ class RestApi:
             response = _error_response(error)
         response.headers[PUID_HEADER] = puid
         response.headers["X-Content-Type-Options"] = "nosniff"
+        # the executor's CORS middleware
+        response.headers["Access-Control-Allow-Origin"] = os.environ.get(
+            "CORS_ALLOWED_ORIGINS", "*"
+        )
+        response.headers["Access-Control-Allow-Headers"] = os.environ.get(
+            "CORS_ALLOWED_HEADERS", _CORS_ALLOWED_HEADERS
+        )
         return response
 
     def _serve(self, request: Request, values: Mapping[str, Any], puid: str) -> Response:
         version, operation = values["version"], values["operation"]
         if version not in _API_VERSIONS or operation not in _OPERATIONS:
             raise NotFound(f"no such path: {request.path}")
+        if request.method == "OPTIONS":
+            return Response("", 200)  # a CORS preflight
         if request.method != "POST":
             raise InvalidInput(f"{request.path} takes POST, not {request.method}")
-        name = values.get("name") or request.headers.get("seldon")
-        namespace = values.get("namespace") or request.headers.get("namespace")
-        service = self._dataplane.find(name, namespace)
+        service = self._find(request, values)
         if request.content_length is not None and request.content_length > self._max_body:
             raise PayloadTooLarge(
                 f"request body of {request.content_length} bytes is over {self._max_body}"

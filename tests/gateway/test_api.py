@@ -275,3 +275,13 @@ def test_components_declared_grpc_are_called_over_grpc_whatever_the_request(
         assert ("model-a", "/predict") not in services
         assert ("model-b", "/predict") in services
         assert ("combiner", "/aggregate") in services
+
+
+def test_cors_preflight_and_headers_are_the_executors(gateway: Gateway) -> None:
+    preflight = requests.options(gateway.http_url + seldon_path("ensemble"), timeout=10)
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Content-Type" in preflight.headers["Access-Control-Allow-Headers"]
+    reply = requests.post(gateway.http_url + seldon_path("ensemble"), json=REQUEST, timeout=20)
+    assert reply.headers["Access-Control-Allow-Origin"] == "*"
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"

@@ -99,8 +99,14 @@ def test_a_killed_component_is_503_for_its_graph_only(
     for transport in ("rest", "grpc"):
         assert _predict(fragile_gateway, "fragile", transport) == (True, "")
 
+    status = f"{fragile_gateway.http_url}/seldon/{NAMESPACE}/fragile/api/v1.0/health/status"
+    assert requests.get(status, timeout=10).status_code == 200
+
     victim.server.kill()
 
+    unready = requests.get(status, timeout=10)
+    assert unready.status_code == 503
+    assert "fragile/default/model-a" in unready.json()["status"]["info"]
     url = f"{fragile_gateway.http_url}/seldon/{NAMESPACE}/fragile/api/v1.0/predictions"
     reply = requests.post(url, json={"data": {"ndarray": [[1.0]]}}, timeout=20)
     assert reply.status_code == 503
@@ -124,7 +130,11 @@ def test_a_component_the_runner_reports_dead_is_503_before_any_call(
     assert not ok and "exited with 137" in message
     assert _predict(fragile_gateway, "sturdy", "rest") == (True, "")
 
+    status = f"{fragile_gateway.http_url}/seldon/{NAMESPACE}/fragile/api/v1.0/health/status"
+    assert requests.get(status, timeout=10).status_code == 503
+
     fragile_gateway.mark_up(endpoint_key("fragile", "default", "model-a"))
+    assert requests.get(status, timeout=10).status_code == 200
     assert _predict(fragile_gateway, "fragile", "rest") == (True, "")
 
 

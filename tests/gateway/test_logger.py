@@ -68,6 +68,23 @@ def test_request_response_and_feedback_events_carry_the_executors_headers(
     assert json.loads(feedback_events[0].body)["reward"] == 1.0
 
 
+def test_seldon_skip_logging_keeps_a_request_out_of_the_log(
+    gateway: Gateway, sink: CloudEventSink
+) -> None:
+    skipped = requests.post(
+        gateway.http_url + PATH + "/predictions",
+        json={"data": {"ndarray": [[5.0]]}},
+        headers={"Seldon-Skip-Logging": "true"},
+        timeout=20,
+    )
+    logged = requests.post(
+        gateway.http_url + PATH + "/predictions", json={"data": {"ndarray": [[5.0]]}}, timeout=20
+    )
+    assert skipped.status_code == logged.status_code == 200
+    assert len(sink.wait_for(2, **{"Ce-Requestid": logged.headers["Seldon-Puid"]})) == 2
+    assert sink.matching(**{"Ce-Requestid": skipped.headers["Seldon-Puid"]}) == []
+
+
 def test_grpc_payloads_are_logged_as_protobuf(gateway: Gateway, sink: CloudEventSink) -> None:
     sc = SeldonClient(
         deployment_name="logged",
