@@ -26,7 +26,8 @@ from tensorflow_serving.apis import (
 
 from seldon_tfserving.backend import example_methods
 from seldon_tfserving.backend.core import ModelRef, ServingCore
-from seldon_tfserving.codec.tensor_proto import ndarray_to_tensor_proto, tensor_proto_to_ndarray
+from seldon_tfserving.backend.tensor_fields import ndarray_to_proto_fields
+from seldon_tfserving.codec.tensor_proto import tensor_proto_to_ndarray
 from seldon_tfserving.errors import InvalidInput, ServingError, Unimplemented
 
 LOG = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer): 
         response.model_spec.version.value = prediction.version
         response.model_spec.signature_name = prediction.signature_name
         for name, array in prediction.outputs.items():
-            response.outputs[name].CopyFrom(ndarray_to_tensor_proto(array, prediction.dtypes[name]))
+            response.outputs[name].CopyFrom(ndarray_to_proto_fields(array, prediction.dtypes[name]))
         return response
 
     @_translated

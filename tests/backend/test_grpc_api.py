@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from google.protobuf import json_format
 from tensorflow.core.example import example_pb2, feature_pb2
+from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
@@ -83,6 +84,14 @@ def test_predict_half_plus_two_and_the_version_that_answered(prediction: Any) ->
     assert response.model_spec.signature_name == "serving_default"
 
 
+def test_outputs_use_typed_fields_like_tf_servings_as_proto_field(prediction: Any) -> None:
+    response = prediction.Predict(predict_request("half_plus_two", {"x": X}), timeout=30)
+    output = response.outputs["y"]
+    assert list(output.float_val) == [2.5, 3.0, 4.5]
+    assert output.tensor_content == b""
+    assert [d.size for d in output.tensor_shape.dim] == [3, 1]
+
+
 def test_predict_feeds_are_not_shape_checked_like_tf_serving(prediction: Any) -> None:
     flat = np.array([1.0, 2.0, 5.0], dtype=np.float32)
     response = prediction.Predict(predict_request("half_plus_three", {"x": flat}), timeout=30)
@@ -118,9 +127,27 @@ def test_counter_signatures_in_predict_impl_test_order(prediction: Any) -> None:
         assert value.shape == () and value.dtype == np.float32
         return float(value)
 
+    reset = prediction.Predict(predict_request("counter", {}, "reset_counter"), timeout=30)
+    expected = predict_pb2.PredictResponse()
+    expected.model_spec.name = "counter"
+    expected.model_spec.version.value = 123
+    expected.model_spec.signature_name = "reset_counter"
+    expected.outputs["output"].dtype = types_pb2.DT_FLOAT
+    expected.outputs["output"].tensor_shape.SetInParent()
+    expected.outputs["output"].float_val.append(0)
+    assert reset == expected  # predict_impl_test.cc's expected proto, field for field
     assert call("reset_counter") == 0
     assert call("get_counter") == 0
     assert call("incr_counter") == 1
+    reset = prediction.Predict(predict_request("counter", {}, "reset_counter"), timeout=30)
+    expected = predict_pb2.PredictResponse()
+    expected.model_spec.name = "counter"
+    expected.model_spec.version.value = 123
+    expected.model_spec.signature_name = "reset_counter"
+    expected.outputs["output"].dtype = types_pb2.DT_FLOAT
+    expected.outputs["output"].tensor_shape.SetInParent()
+    expected.outputs["output"].float_val.append(0)
+    assert reset == expected  # predict_impl_test.cc's expected proto, field for field
     assert call("reset_counter") == 0
     assert call("incr_counter") == 1
     assert call("incr_counter_by", delta=np.array(3.0, dtype=np.float32)) == 4
