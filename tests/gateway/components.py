@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ def read_events(state_file: Path) -> list[dict[str, Any]]:
 
 
 class ScaleModel(SeldonComponent):
-    """A model that multiplies its input by `factor`; negative input is refused (400)."""
+    """Multiplies its input by `factor`; refuses negative input (400); sleeps `meta.tags.sleep`."""
 
     def __init__(self, factor: float = 1.0, state_file: str = "") -> None:
         super().__init__()
@@ -44,6 +45,7 @@ class ScaleModel(SeldonComponent):
         array = np.asarray(X, dtype=np.float64)
         if (array < 0).any():
             raise InvalidInput("ScaleModel takes non-negative input only")
+        time.sleep(float((meta or {}).get("tags", {}).get("sleep", 0)))
         _record(self.state_file, {"event": "predict", "input": array.tolist()})
         return array * self.factor
 

@@ -3,12 +3,16 @@ UNAVAILABLE), every other graph is still served."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import numpy as np
 import pytest
 import requests
+from google.protobuf import json_format
+from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 from seldon_core.seldon_client import SeldonClient
 
 from seldon_tfserving.deploy.model import parse_deployment
@@ -141,3 +145,43 @@ def test_a_component_the_runner_reports_dead_is_503_before_any_call(
 def test_a_dead_log_sink_does_not_fail_predictions(shared_gateway: Gateway) -> None:
     for transport in ("rest", "grpc"):
         assert _predict(shared_gateway, "chatty", transport) == (True, "")
+
+
+def test_a_component_slower_than_the_predictors_timeout_is_504(components: Components) -> None:
+    """`seldon.io/rest-timeout` / `seldon.io/grpc-timeout` (ms) bound every component call."""
+    sdep = parse_deployment(
+        deployment(
+            "hasty",
+            [
+                {
+                    "name": "default",
+                    "annotations": {
+                        "seldon.io/rest-timeout": "300",
+                        "seldon.io/grpc-timeout": "300",
+                    },
+                    "graph": node("model-a", "MODEL"),
+                }
+            ],
+        )
+    )
+    endpoints = {endpoint_key("hasty", "default", "model-a"): components.endpoint("model-a")}
+    with Gateway([sdep], endpoints, http_port=free_port(), grpc_port=free_port()) as gateway:
+        url = f"{gateway.http_url}/seldon/{NAMESPACE}/hasty/api/v1.0/predictions"
+        slow = {"data": {"ndarray": [[1.0]]}, "meta": {"tags": {"sleep": 1.0}}}
+        reply = requests.post(url, json=slow, timeout=20)
+        assert reply.status_code == 504
+        assert reply.json()["status"]["reason"] == "MICROSERVICE_TIMEOUT"
+
+        channel = grpc.insecure_channel(gateway.grpc_target)
+        with pytest.raises(grpc.RpcError) as caught:
+            prediction_pb2_grpc.SeldonStub(channel).Predict(
+                json_format.ParseDict(slow, prediction_pb2.SeldonMessage()),
+                metadata=[("seldon", "hasty")],
+                timeout=20,
+            )
+        channel.close()
+        assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+        time.sleep(1.0)  # the component is free again
+        fast = requests.post(url, json={"data": {"ndarray": [[1.0]]}}, timeout=20)
+        assert fast.status_code == 200, fast.text
