@@ -8,9 +8,21 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
+
+from seldon_tfserving.gateway.settings import GatewaySettings
+from seldon_tfserving.runner.local import LocalRunner
+from tests.reliability.graphs import ab_deployment, models_volume, write_graphs
+from tests.servers import Backend, Microservice, start_backend, start_microservice
+
+#: Concurrent clients of the load tests, and request threads of the components they load.
+THREADS = 8
+#: The request size limit every server of the reliability suite is configured with.
+LIMIT_BYTES = 256 * 1024
 
 
 @dataclass
@@ -73,3 +85,53 @@ def pytest_terminal_summary(
     terminalreporter.section("reliability figures")
     for line in recorded.summary_lines():
         terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def limited_backend(log_dir: Path, tfserving_testdata: Path) -> Iterator[Backend]:
+    """half_plus_two on a backend that refuses requests over LIMIT_BYTES."""
+    server = start_backend(
+        log_dir,
+        [
+            "--model_name=half_plus_two",
+            f"--model_base_path={tfserving_testdata / 'saved_model_half_plus_two_cpu'}",
+            f"--max_request_bytes={LIMIT_BYTES}",
+        ],
+        name="limited",
+        ready_model="half_plus_two",
+    )
+    yield server
+    server.server.stop()
+
+
+@pytest.fixture(scope="session")
+def wrapper(log_dir: Path, limited_backend: Backend) -> Iterator[Microservice]:
+    """TfServingModel on half_plus_two, as many request threads as clients, LIMIT_BYTES."""
+    service = start_microservice(
+        log_dir,
+        "seldon_tfserving.TfServingModel",
+        parameters=[
+            {"name": "model_name", "type": "STRING", "value": "half_plus_two"},
+            {"name": "grpc_endpoint", "type": "STRING", "value": limited_backend.grpc_endpoint},
+            {"name": "rest_endpoint", "type": "STRING", "value": limited_backend.rest_endpoint},
+            {"name": "max_message_bytes", "type": "INT", "value": str(LIMIT_BYTES)},
+        ],
+        extra_args=["--threads", str(THREADS), "--grpc-threads", str(THREADS)],
+    )
+    yield service
+    service.server.stop()
+
+
+@pytest.fixture(scope="session")
+def ab_graph(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterator[LocalRunner]:
+    """An A/B graph (ABTestRouter over two TfServingModels) behind a gateway with LIMIT_BYTES."""
+    root = tmp_path_factory.mktemp("ab-graph")
+    manifest = write_graphs(root / "ab.yaml", ab_deployment("ab"))
+    settings = GatewaySettings(max_body_bytes=LIMIT_BYTES, grpc_max_message_bytes=LIMIT_BYTES)
+    with LocalRunner(
+        manifest,
+        volumes={"models": models_volume(root)},
+        log_dir=log_dir,
+        gateway_settings=settings,
+    ) as runner:
+        yield runner

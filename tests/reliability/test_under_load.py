@@ -6,44 +6,15 @@ own answer (0 mismatches), and none goes unanswered (0 drops).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from seldon_tfserving.runner.local import LocalRunner
-from tests.reliability.conftest import ReliabilityLedger
-from tests.reliability.graphs import NAMESPACE, ab_deployment, models_volume, write_graphs
+from tests.reliability.conftest import THREADS, ReliabilityLedger
+from tests.reliability.graphs import NAMESPACE
 from tests.reliability.load import LoadOutcome, run_load, seldon_rest_predict
-from tests.servers import Backend, Microservice, start_microservice
+from tests.servers import Microservice
 
-THREADS = 8
 PER_THREAD = 1000
-
-
-@pytest.fixture(scope="module")
-def wrapper(log_dir: Path, backend: Backend) -> Iterator[Microservice]:
-    """TfServingModel on half_plus_two, with as many request threads as there are clients."""
-    service = start_microservice(
-        log_dir,
-        "seldon_tfserving.TfServingModel",
-        parameters=[
-            {"name": "model_name", "type": "STRING", "value": "half_plus_two"},
-            {"name": "grpc_endpoint", "type": "STRING", "value": backend.grpc_endpoint},
-            {"name": "rest_endpoint", "type": "STRING", "value": backend.rest_endpoint},
-        ],
-        extra_args=["--threads", str(THREADS), "--grpc-threads", str(THREADS)],
-    )
-    yield service
-    service.server.stop()
-
-
-@pytest.fixture(scope="module")
-def ab_graph(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterator[LocalRunner]:
-    root = tmp_path_factory.mktemp("ab-graph")
-    manifest = write_graphs(root / "ab.yaml", ab_deployment("ab"))
-    with LocalRunner(manifest, volumes={"models": models_volume(root)}, log_dir=log_dir) as runner:
-        yield runner
 
 
 def record(ledger: ReliabilityLedger, outcome: LoadOutcome) -> None:
