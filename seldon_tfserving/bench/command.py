@@ -54,6 +54,8 @@ MIN_CALLS_PER_CLIENT = 2
 MAX_WINDOW_S = 10.0
 QUICK_MAX_WINDOW_S = 1.0
 PAYLOADS = tuple(m.payload_label for m in BENCH_MODELS)
+#: --quick measures the smallest and the largest payload (one component fewer to start).
+QUICK_PAYLOADS = (PAYLOADS[0], PAYLOADS[-1])
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -65,7 +67,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--concurrency", type=int, nargs="+", default=[1, 8], help="closed-loop clients"
     )
-    parser.add_argument("--payloads", nargs="+", choices=PAYLOADS, default=list(PAYLOADS))
+    parser.add_argument(
+        "--payloads",
+        nargs="+",
+        choices=PAYLOADS,
+        help=f"default: all ({', '.join(PAYLOADS)}); with --quick: {', '.join(QUICK_PAYLOADS)}",
+    )
     parser.add_argument("--targets", nargs="+", choices=TARGET_GROUPS, default=list(TARGET_GROUPS))
     parser.add_argument(
         "--component-threads",
@@ -81,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
     duration, warmup = QUICK_TIMING if args.quick else FULL_TIMING
     duration = args.duration if args.duration is not None else duration
     warmup = args.warmup if args.warmup is not None else warmup
-    models = tuple(m for m in BENCH_MODELS if m.payload_label in args.payloads)
+    payloads = args.payloads or (QUICK_PAYLOADS if args.quick else PAYLOADS)
+    models = tuple(m for m in BENCH_MODELS if m.payload_label in payloads)
     output: Path = args.output
     output.mkdir(parents=True, exist_ok=True)
     command = "seldon-tfserving " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "bench"

@@ -1,0 +1,54 @@
+"""The bench command end to end, on the cheapest setting: it measures, checks, and reports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.servers import PROJECT_ROOT, VENV_BIN
+
+
+@pytest.mark.timeout(240)
+def test_bench_measures_the_direct_calls_and_writes_json_and_a_chart(tmp_path: Path) -> None:
+    finished = subprocess.run(
+        [
+            str(VENV_BIN / "seldon-tfserving"),
+            "bench",
+            "--targets",
+            "direct",
+            "--payloads",
+            "1x4",
+            "--concurrency",
+            "1",
+            "2",
+            "--duration",
+            "0.3",
+            "--warmup",
+            "0.1",
+            "--output",
+            str(tmp_path),
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=220,
+    )
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    document = json.loads((tmp_path / "results.json").read_text())
+    cells = {(r["target"], r["concurrency"]): r for r in document["results"]}
+    assert set(cells) == {
+        (target, level) for target in ("tfserving grpc", "tfserving rest") for level in (1, 2)
+    }
+    for cell in cells.values():
+        assert cell["errors"] == {}
+        assert cell["stats"]["count"] > 0 and cell["requests_per_second"] > 0
+        assert 0 < cell["stats"]["p50_ms"] <= cell["stats"]["p90_ms"] <= cell["stats"]["p99_ms"]
+        assert cell["ratio_to_direct"] == pytest.approx(1.0)
+    assert "| 1x4 | tfserving grpc | 1 |" in finished.stdout
+    assert "[1/4] 1x4 tfserving grpc c=1" in finished.stderr, "progress is shown on stderr"
+    with Image.open(tmp_path / "results.png") as chart:
+        assert chart.format == "PNG"
