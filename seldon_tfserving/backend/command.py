@@ -128,22 +128,27 @@ def run(args: argparse.Namespace) -> int:
         LOG.error("%s", exc)
         return 2
     core = ServingCore.load(sources)
-    grpc_server = build_grpc_server(
-        core,
-        args.port,
-        max_workers=args.grpc_max_threads,
-        max_request_bytes=args.max_request_bytes,
-        host=args.bind_address,
-    )
-    rest_server = None
-    if args.rest_api_port:
-        timeout = args.rest_api_timeout_in_ms if args.rest_api_timeout_in_ms > 0 else None
-        rest_server = build_rest_server(
+    try:
+        grpc_server = build_grpc_server(
             core,
-            args.rest_api_port,
-            RestSettings(timeout_ms=timeout, max_request_bytes=args.max_request_bytes),
+            args.port,
+            max_workers=args.grpc_max_threads,
+            max_request_bytes=args.max_request_bytes,
             host=args.bind_address,
         )
+        rest_server = None
+        if args.rest_api_port:
+            timeout = args.rest_api_timeout_in_ms if args.rest_api_timeout_in_ms > 0 else None
+            rest_server = build_rest_server(
+                core,
+                args.rest_api_port,
+                RestSettings(timeout_ms=timeout, max_request_bytes=args.max_request_bytes),
+                host=args.bind_address,
+            )
+    except (OSError, RuntimeError) as exc:  # grpc raises RuntimeError when it cannot bind
+        LOG.error("cannot listen: %s", exc)
+        core.close()
+        return 1
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:

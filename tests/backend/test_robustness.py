@@ -8,6 +8,7 @@ import json
 import shutil
 import signal
 import socket
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +22,7 @@ import requests
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from seldon_tfserving.codec.tensor_proto import ndarray_to_tensor_proto, tensor_proto_to_ndarray
-from tests.servers import Backend, start_backend
+from tests.servers import VENV_BIN, Backend, start_backend
 
 LIMIT = 64 * 1024
 PREDICT = "/v1/models/hp2:predict"
@@ -290,3 +291,24 @@ def test_a_broken_version_is_reported_and_the_good_one_served(
         timeout=30,
     )
     assert missing.status_code == 404
+
+
+def test_a_port_in_use_exits_with_a_message(log_dir: Path, tfserving_testdata: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [
+                str(VENV_BIN / "seldon-tfserving"),
+                "serve-models",
+                f"--port={port}",
+                "--model_name=a",
+                f"--model_base_path={tfserving_testdata / 'saved_model_half_plus_two_cpu'}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 1
+    assert "cannot listen" in result.stderr
