@@ -15,6 +15,7 @@ from google.protobuf.message import Message
 from seldon_core.proto import prediction_pb2
 
 from seldon_tfserving.errors import InvalidInput
+from seldon_tfserving.gateway.json_meta import rewrite_meta
 
 PayloadKind = Literal["message", "feedback"]
 
@@ -108,17 +109,17 @@ def with_meta(payload: Payload, routing: dict[str, int] | None, puid: str | None
         if puid and not message.meta.puid:
             message.meta.puid = puid
         return payload
-    document = payload.as_json()
-    if not isinstance(document, dict):
-        return payload
-    meta = document.setdefault("meta", {})
-    if not isinstance(meta, dict):
-        return payload
-    if routing is not None:
-        meta["routing"] = dict(routing)
-    if puid and not meta.get("puid"):
-        meta["puid"] = puid
-    return Payload.from_json(payload.kind, json.dumps(document).encode())
+
+    def update(meta: dict[str, Any]) -> None:
+        if routing is not None:
+            meta["routing"] = dict(routing)
+        if puid and not meta.get("puid"):
+            meta["puid"] = puid
+
+    try:
+        return Payload.from_json(payload.kind, rewrite_meta(payload.json_bytes(), update))
+    except ValueError:
+        return payload  # not a message we can annotate (a list, bad JSON): as it came
 
 
 def combined_json(payloads: list[Payload]) -> bytes:
