@@ -227,6 +227,10 @@ def graph_documents(sink_url: str) -> list[dict[str, Any]]:
             ],
         ),
         deployment(
+            "chained",
+            [{"name": "default", "graph": node("model-b", "MODEL", [node("model-a", "MODEL")])}],
+        ),
+        deployment(
             "logged",
             [
                 {

@@ -93,6 +93,19 @@ def test_transformer_chain_runs_input_model_output_in_order(
     assert set(response["meta"]["requestPath"]) == {"transformer", "output", "model-b"}
 
 
+@pytest.mark.parametrize(("ingress", "transport"), CLIENTS)
+def test_a_model_with_a_child_chains_its_output_into_it(
+    gateway: Gateway, ingress: str, transport: str
+) -> None:
+    response = predict(client(gateway, "chained", ingress, transport), [[1.5]])
+    assert values(response).tolist() == [[15.0]]
+    assert response["meta"]["routing"] == {"model-b": -1, "model-a": -1}
+    assert response["meta"]["requestPath"] == {
+        "model-b": "tests/scalemodel:0.1",
+        "model-a": "tests/scalemodel:0.1",
+    }
+
+
 @pytest.mark.parametrize("transport", ["rest", "grpc"])
 def test_canary_takes_about_its_traffic_share(gateway: Gateway, transport: str) -> None:
     sc = client(gateway, "canary", "istio", transport)
