@@ -13,13 +13,15 @@ import logging
 import socket
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import grpc
+from google.protobuf import empty_pb2
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
 from seldon_tfserving.errors import (
     DeadlineExceeded,
+    InternalError,
     ServingError,
     Unavailable,
     error_for_grpc,
@@ -83,6 +85,11 @@ class ComponentClient(Protocol):
 
     def service_name(self, method: ComponentMethod) -> str: ...
 
+    def model_metadata(self, headers: Mapping[str, str]) -> Any:
+        """The component's model metadata: a JSON document (REST) or a
+        `SeldonModelMetadata` (gRPC)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -117,11 +124,16 @@ class _ConnectionPool:
         connection.close()
 
     def post(self, path: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes, str]:
-        """POST and read the whole answer; a stale reused connection is retried once, fresh."""
+        return self.request("POST", path, body, headers)
+
+    def request(
+        self, method: str, path: str, body: bytes | None, headers: Mapping[str, str]
+    ) -> tuple[int, bytes, str]:
+        """Send and read the whole answer; a stale reused connection is retried once, fresh."""
         for attempt in range(2):
             connection, reused = self._take()
             try:
-                connection.request("POST", path, body, dict(headers))
+                connection.request(method, path, body, dict(headers))
                 response = connection.getresponse()
                 data = response.read()
             except TimeoutError as error:
@@ -183,6 +195,15 @@ class RestComponentClient:
             raise ComponentFailure(self._node, status, data, content_type)
         return Payload.from_json("message", data)
 
+    def model_metadata(self, headers: Mapping[str, str]) -> Any:
+        status, data, content_type = self._pool.request("GET", "/metadata", None, headers)
+        if status != 200:
+            raise ComponentFailure(self._node, status, data, content_type)
+        try:
+            return json.loads(data)
+        except ValueError as error:
+            raise InternalError(f"component {self._node!r}: metadata is not JSON") from error
+
     def close(self) -> None:
         self._pool.close()
 
@@ -220,6 +241,7 @@ class GrpcComponentClient:
         self._node = node
         self._timeout = timeout_s
         model = prediction_pb2_grpc.ModelStub(channel)
+        self._metadata = model.Metadata
         self._rpcs = {
             "predict": model.Predict,
             "send-feedback": model.SendFeedback,
@@ -248,17 +270,29 @@ class GrpcComponentClient:
         try:
             response = self._rpcs[method](request, timeout=self._timeout, metadata=metadata)
         except grpc.RpcError as error:
-            code = error.code()
-            details = error.details() or ""
-            message = f"component {self._node!r} {GRPC_METHODS[method]}: {code.name} {details}"
-            if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-                raise error_for_grpc(code, message) from error
-            status = http_status_for_grpc(code)
-            body = error_for_grpc(code, details).seldon_json()
-            raise ComponentFailure(
-                self._node, status, json.dumps(body).encode(), JSON_CONTENT_TYPE, code
-            ) from error
+            raise self._failure(error, GRPC_METHODS[method]) from error
         return Payload.from_proto("message", response)
+
+    def model_metadata(self, headers: Mapping[str, str]) -> Any:
+        metadata = [(key.lower(), value) for key, value in headers.items()]
+        try:
+            return self._metadata(empty_pb2.Empty(), timeout=self._timeout, metadata=metadata)
+        except grpc.RpcError as error:
+            raise self._failure(error, "/seldon.protos.Model/Metadata") from error
+
+    def _failure(self, error: grpc.RpcError, method: str) -> ServingError:
+        code = error.code()
+        details = error.details() or ""
+        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            return error_for_grpc(code, f"component {self._node!r} {method}: {code.name} {details}")
+        body = error_for_grpc(code, details).seldon_json()
+        return ComponentFailure(
+            self._node,
+            http_status_for_grpc(code),
+            json.dumps(body).encode(),
+            JSON_CONTENT_TYPE,
+            code,
+        )
 
     def close(self) -> None:
         """Channels are shared (see `GrpcChannels`); nothing of its own to close."""

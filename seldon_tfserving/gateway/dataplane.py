@@ -217,6 +217,20 @@ class DataPlane:
         finally:
             self._observe(executor, label, ctx.transport, error, started)
 
+    def model_metadata(
+        self, service: DeploymentService, model: str, ctx: RequestContext, label: str
+    ) -> Any:
+        executor = self._choose(service)
+        started = time.perf_counter()
+        error: ServingError | None = None
+        try:
+            return executor.model_metadata(model, ctx)
+        except ServingError as failure:
+            error = failure
+            raise
+        finally:
+            self._observe(executor, label, ctx.transport, error, started)
+
     def unready(self, service: DeploymentService) -> list[str]:
         """Why the deployment cannot serve now: components reported dead or not answering."""
         problems: list[str] = []

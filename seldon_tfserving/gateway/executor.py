@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import grpc
 
@@ -22,6 +22,7 @@ from seldon_tfserving.deploy.model import Predictor, SeldonDeployment
 from seldon_tfserving.errors import (
     ConfigurationError,
     InternalError,
+    NotFound,
     ServingError,
     Unavailable,
 )
@@ -156,6 +157,15 @@ class PredictorExecutor:
     def feedback(self, payload: Payload, ctx: RequestContext) -> Payload:
         self.check_available()
         return self._feedback(self.root, payload, ctx)
+
+    def model_metadata(self, model: str, ctx: RequestContext) -> Any:
+        """The metadata of graph node `model`, from its component (the executor's Metadata)."""
+        self.check_available()
+        plan = next((p for p in self.root.walk() if p.node.name == model), None)
+        if plan is None or not plan.needs_component:
+            raise NotFound(f"no component {model!r} in predictor {self.predictor.name!r}")
+        client = self._clients[(plan.key, self._transport_for(plan, ctx))]
+        return client.model_metadata({**ctx.headers, "Seldon-Puid": ctx.puid})
 
     def close(self) -> None:
         for client in self._clients.values():

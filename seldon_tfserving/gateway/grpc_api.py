@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 
 import grpc
+from google.protobuf import json_format
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
 from seldon_tfserving.errors import ServingError
@@ -22,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 PREDICT_METHOD = "/seldon.protos.Seldon/Predict"
 FEEDBACK_METHOD = "/seldon.protos.Seldon/SendFeedback"
+METADATA_METHOD = "/seldon.protos.Seldon/ModelMetadata"
 #: Metadata of this hop (HTTP/2 and gRPC's own) that is not passed on to components.
 _NOT_FORWARDED = frozenset({"user-agent", "content-type", "te", "seldon-puid"})
 
@@ -48,6 +50,24 @@ class SeldonServicer(prediction_pb2_grpc.SeldonServicer):  # type: ignore[misc]
             # the root takes no feedback: the executor answers with what it was given, which
             # for gRPC is no SeldonMessage at all
             return prediction_pb2.SeldonMessage()
+        return result.as_proto()
+
+    def ModelMetadata(  # noqa: N802 - the gRPC method name
+        self, request: prediction_pb2.SeldonModelMetadataRequest, context: grpc.ServicerContext
+    ) -> prediction_pb2.SeldonModelMetadata:
+        def metadata(
+            service: DeploymentService, payload: Payload, ctx: RequestContext, label: str
+        ) -> Payload:
+            document = self._dataplane.model_metadata(service, request.name, ctx, label)
+            if isinstance(document, dict):
+                message = prediction_pb2.SeldonModelMetadata()
+                json_format.ParseDict(document, message, ignore_unknown_fields=True)
+                document = message
+            return Payload.from_proto("message", document)
+
+        result = self._serve(
+            context, "message", prediction_pb2.SeldonMessage(), METADATA_METHOD, metadata
+        )
         return result.as_proto()
 
     def _serve(

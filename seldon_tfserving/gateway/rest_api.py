@@ -12,9 +12,10 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from google.protobuf import json_format
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
@@ -63,6 +64,9 @@ _URLS = Map(
         Rule("/seldon/<namespace>/<name>/api/<version>/health/status", endpoint="status"),
         Rule("/seldon/<name>/api/<version>/health/status", endpoint="status"),
         Rule("/api/<version>/health/status", endpoint="status"),
+        Rule("/seldon/<namespace>/<name>/api/<version>/metadata/<model>", endpoint="metadata"),
+        Rule("/seldon/<name>/api/<version>/metadata/<model>", endpoint="metadata"),
+        Rule("/api/<version>/metadata/<model>", endpoint="metadata"),
         Rule("/seldon/<namespace>/<name>/api/<version>/<operation>", endpoint="api"),
         Rule("/seldon/<name>/api/<version>/<operation>", endpoint="api"),
         Rule("/api/<version>/<operation>", endpoint="api"),
@@ -113,7 +117,17 @@ class RestApi:
             return Response("ok", content_type="text/plain")
         if endpoint == "status":
             return self._status(request, values)
+        if endpoint == "metadata":
+            return self._with_headers(request, lambda puid: self._metadata(request, values, puid))
         return self._api(request, values)
+
+    def _metadata(self, request: Request, values: Mapping[str, Any], puid: str) -> Response:
+        ctx = RequestContext(puid=puid, transport="REST", headers=self._forwarded(request))
+        service = self._find(request, values)
+        document = self._dataplane.model_metadata(service, values["model"], ctx, "metadata")
+        if not isinstance(document, dict | list):
+            document = json_format.MessageToDict(document)
+        return Response(json.dumps(document), 200, content_type=JSON_CONTENT_TYPE)
 
     def _status(self, request: Request, values: Mapping[str, Any]) -> Response:
         """200 when every component of the deployment answers, else 503 (the executor's
@@ -127,15 +141,28 @@ class RestApi:
             return _error_response(Unavailable("; ".join(problems)))
         return Response("", 200)
 
+    @staticmethod
+    def _forwarded(request: Request) -> dict[str, str]:
+        """The request headers passed on to components (the executor passes them all)."""
+        return {
+            key: value
+            for key, value in request.headers.items()
+            if key.lower() not in _NOT_FORWARDED
+        }
+
     def _find(self, request: Request, values: Mapping[str, Any]) -> DeploymentService:
         name = values.get("name") or request.headers.get("seldon")
         namespace = values.get("namespace") or request.headers.get("namespace")
         return self._dataplane.find(name, namespace)
 
     def _api(self, request: Request, values: Mapping[str, Any]) -> Response:
+        return self._with_headers(request, lambda puid: self._serve(request, values, puid))
+
+    def _with_headers(self, request: Request, serve: Callable[[str], Response]) -> Response:
+        """Run `serve` with the request's puid; errors as Seldon JSON; the executor's headers."""
         puid = request.headers.get(PUID_HEADER) or str(uuid.uuid4())
         try:
-            response = self._serve(request, values, puid)
+            response = serve(puid)
         except ServingError as error:
             response = _error_response(error)
         response.headers[PUID_HEADER] = puid
@@ -168,15 +195,10 @@ class RestApi:
             raise PayloadTooLarge(f"request body is over {self._max_body} bytes") from None
         if not body.strip():
             raise InvalidInput("empty request body: expected a Seldon JSON message")
-        headers = {
-            key: value
-            for key, value in request.headers.items()
-            if key.lower() not in _NOT_FORWARDED
-        }
         ctx = RequestContext(
             puid=puid,
             transport="REST",
-            headers=headers,
+            headers=self._forwarded(request),
             skip_logging=_true(request.headers.get(SKIP_LOGGING_HEADER)),
         )
         if operation == "predictions":

@@ -10,6 +10,7 @@ import grpc
 import numpy as np
 import pytest
 import requests
+from google.protobuf import empty_pb2
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
 from seldon_tfserving.deploy.model import SeldonDeployment
@@ -285,3 +286,29 @@ def test_cors_preflight_and_headers_are_the_executors(gateway: Gateway) -> None:
     reply = requests.post(gateway.http_url + seldon_path("ensemble"), json=REQUEST, timeout=20)
     assert reply.headers["Access-Control-Allow-Origin"] == "*"
     assert reply.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_model_metadata_is_the_components_own(gateway: Gateway, components: Components) -> None:
+    own = requests.get(components.services["model-a"].http_url + "/metadata", timeout=10)
+    assert own.status_code == 200
+    through = requests.get(
+        gateway.http_url + f"/seldon/{NAMESPACE}/ensemble/api/v1.0/metadata/model-a", timeout=10
+    )
+    assert through.status_code == 200, through.text
+    assert through.json() == own.json()
+    missing = requests.get(
+        gateway.http_url + f"/seldon/{NAMESPACE}/ensemble/api/v1.0/metadata/nobody", timeout=10
+    )
+    assert missing.status_code == 404
+
+    direct = grpc.insecure_channel(components.services["model-a"].grpc_endpoint)
+    expected = prediction_pb2_grpc.ModelStub(direct).Metadata(empty_pb2.Empty(), timeout=10)
+    direct.close()
+    channel = grpc.insecure_channel(gateway.grpc_target)
+    answer = prediction_pb2_grpc.SeldonStub(channel).ModelMetadata(
+        prediction_pb2.SeldonModelMetadataRequest(name="model-a"),
+        metadata=[("seldon", "ensemble"), ("namespace", NAMESPACE)],
+        timeout=10,
+    )
+    channel.close()
+    assert answer == expected
