@@ -165,6 +165,9 @@ class RestApi:
             response = serve(puid)
         except ServingError as error:
             response = _error_response(error)
+            if isinstance(error, PayloadTooLarge):
+                # the unread body must not be taken for the next request on this connection
+                response.headers["Connection"] = "close"
         response.headers[PUID_HEADER] = puid
         response.headers["X-Content-Type-Options"] = "nosniff"
         # the executor's CORS middleware

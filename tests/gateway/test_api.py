@@ -113,9 +113,12 @@ def test_bad_bodies_are_refused_with_their_status(
     ) as small:
         url = small.http_url + seldon_path("ensemble")
         big = {"data": {"ndarray": [[1.0] * 1000]}}
-        too_large = requests.post(url, json=big, timeout=20)
-        assert too_large.status_code == 413
-        assert too_large.json()["status"]["status"] == "FAILURE"
+        with requests.Session() as session:
+            too_large = session.post(url, json=big, timeout=20)
+            assert too_large.status_code == 413
+            assert too_large.json()["status"]["status"] == "FAILURE"
+            # the same client goes on (on a new connection: the refused body is never read)
+            assert session.post(url, json=REQUEST, timeout=20).status_code == 200
         empty = requests.post(url, data=b"", timeout=20)
         assert empty.status_code == 400
         # not JSON: the component says so, as it does behind the executor
