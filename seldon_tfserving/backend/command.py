@@ -2,7 +2,7 @@
 
 Flags are spelled as `tensorflow_model_server` spells them (`--flag=value` or `--flag value`),
 so the same container args run either server. Real flags that tune what we do not have
-(batching, file-system polling, thread counts) are accepted and ignored.
+(batching, thread counts) are accepted and ignored.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 LOG = logging.getLogger(__name__)
 
@@ -23,7 +23,6 @@ DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
 #: tensorflow_model_server flags we accept and ignore (they tune machinery we do not have).
 IGNORED_FLAGS = (
     "batching_parameters_file",
-    "model_config_file_poll_wait_seconds",
     "rest_api_num_threads",
     "tensorflow_session_parallelism",
     "tensorflow_intra_op_parallelism",
@@ -43,7 +42,6 @@ IGNORED_FLAGS = (
 )
 IGNORED_BOOL_FLAGS = (
     "enable_batching",
-    "allow_version_labels_for_unavailable_models",
     "enable_model_warmup",
     "rest_api_enable_cors_support",
     "xla_cpu_compilation_enabled",
@@ -57,6 +55,16 @@ def _positive_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text} is negative")
     return value
+
+
+def _bool_flag(text: str) -> bool:
+    """A TF Serving boolean flag's value: `--flag`, `--flag=true` or `--flag=false`."""
+    lowered = text.lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -74,6 +82,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=1.0,
         help="how often to look for new or removed versions (<= 0: never)",
+    )
+    parser.add_argument(
+        "--model_config_file_poll_wait_seconds",
+        type=float,
+        default=0.0,
+        help="re-read --model_config_file this often and apply changes (<= 0: never)",
+    )
+    parser.add_argument(
+        "--allow_version_labels_for_unavailable_models",
+        nargs="?",
+        const=True,
+        default=False,
+        type=_bool_flag,
+        help="a reload may give a new label to a version that is not available yet",
     )
     parser.add_argument("--grpc_max_threads", type=_positive_int, default=32)
     parser.add_argument(
@@ -106,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
         resolve_sources,
         single_model_config,
     )
+    from seldon_tfserving.backend.config_reload import ServedConfig
     from seldon_tfserving.backend.core import ServingCore
     from seldon_tfserving.backend.grpc_service import build_grpc_server
     from seldon_tfserving.backend.rest_service import RestSettings, build_rest_server
@@ -128,6 +151,11 @@ def run(args: argparse.Namespace) -> int:
         LOG.error("%s", exc)
         return 2
     core = ServingCore.load(sources)
+    served_config = ServedConfig(
+        core.repository,
+        config,
+        allow_labels_for_unavailable=args.allow_version_labels_for_unavailable_models,
+    )
     try:
         grpc_server = build_grpc_server(
             core,
@@ -135,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
             max_workers=args.grpc_max_threads,
             max_request_bytes=args.max_request_bytes,
             host=args.bind_address,
+            served_config=served_config,
         )
         rest_server = None
         if args.rest_api_port:
@@ -166,9 +195,21 @@ def run(args: argparse.Namespace) -> int:
         rest_thread.start()
     if args.file_system_poll_wait_seconds > 0:
         threading.Thread(
-            target=_poll_versions,
-            args=(core, config, args.file_system_poll_wait_seconds, stop),
+            target=_every,
+            args=(args.file_system_poll_wait_seconds, stop, served_config.poll_versions),
             name="version-poller",
+            daemon=True,
+        ).start()
+    if args.model_config_file and args.model_config_file_poll_wait_seconds > 0:
+        config_path = Path(args.model_config_file)
+        threading.Thread(
+            target=_every,
+            args=(
+                args.model_config_file_poll_wait_seconds,
+                stop,
+                lambda: served_config.reload_file(config_path),
+            ),
+            name="config-poller",
             daemon=True,
         ).start()
     LOG.info(
@@ -188,15 +229,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _poll_versions(core: Any, config: Any, interval_s: float, stop: threading.Event) -> None:
-    """TF Serving's file-system polling: serve new versions, retire old ones, until stopped."""
-    from seldon_tfserving.backend.config import resolve_sources
+def _every(interval_s: float, stop: threading.Event, task: Callable[[], None]) -> None:
+    """Run `task` every `interval_s` until stopped (TF Serving's pollers); survive its failures."""
     from seldon_tfserving.errors import ConfigurationError
 
     while not stop.wait(interval_s):
         try:
-            core.repository.refresh(resolve_sources(config, warn=False))
+            task()
         except ConfigurationError as exc:
-            LOG.warning("version poll: %s", exc)
+            LOG.warning("poll: %s", exc)
         except Exception:  # the poller must outlive a bad moment on disk
-            LOG.exception("version poll failed")
+            LOG.exception("poll failed")

@@ -78,11 +78,15 @@ def _strip_scheme(base_path: str) -> Path:
 
 
 def resolve_sources(
-    config: model_server_config_pb2.ModelServerConfig, *, warn: bool = True
+    config: model_server_config_pb2.ModelServerConfig,
+    *,
+    warn: bool = True,
+    check_labels: bool = True,
 ) -> list[ModelSource]:
     """Apply each model's version policy to the versions on disk; check names and labels.
 
-    `warn=False` (file-system polling) keeps missing versions out of the log each poll.
+    `warn=False` (file-system polling) keeps missing versions out of the log each poll;
+    `check_labels=False` when the labels were checked already, as a reload checks them.
     """
     sources: list[ModelSource] = []
     seen: set[str] = set()
@@ -104,7 +108,7 @@ def resolve_sources(
             LOG.warning("model %s: no servable versions under %s", model.name, base)
         labels = dict(model.version_labels)
         for label, labelled in labels.items():
-            if labelled not in versions:
+            if check_labels and labelled not in versions:
                 raise ConfigurationError(
                     "model_config_file",
                     f"model {model.name!r}: label {label!r} points to version {labelled}, "

@@ -18,6 +18,7 @@ from tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
     get_model_status_pb2,
+    model_management_pb2,
     model_service_pb2_grpc,
     predict_pb2,
     prediction_service_pb2_grpc,
@@ -25,6 +26,7 @@ from tensorflow_serving.apis import (
 )
 
 from seldon_tfserving.backend import example_methods
+from seldon_tfserving.backend.config_reload import ServedConfig
 from seldon_tfserving.backend.core import ModelRef, ServingCore
 from seldon_tfserving.backend.tensor_fields import ndarray_to_proto_fields
 from seldon_tfserving.codec.tensor_proto import tensor_proto_to_ndarray
@@ -139,10 +141,11 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer): 
 
 
 class ModelService(model_service_pb2_grpc.ModelServiceServicer):  # type: ignore[misc]
-    """GetModelStatus over the shared core (config reload is not offered)."""
+    """GetModelStatus over the shared core; config reload where a ServedConfig is given."""
 
-    def __init__(self, core: ServingCore) -> None:
+    def __init__(self, core: ServingCore, served_config: ServedConfig | None = None) -> None:
         self._core = core
+        self._served_config = served_config
 
     @_translated
     def GetModelStatus(  # noqa: N802
@@ -158,9 +161,19 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):  # type: ignore
 
     @_translated
     def HandleReloadConfigRequest(  # noqa: N802
-        self, request: Any, context: grpc.ServicerContext
-    ) -> Any:
-        raise Unimplemented("HandleReloadConfigRequest is not supported by this server")
+        self, request: model_management_pb2.ReloadConfigRequest, context: grpc.ServicerContext
+    ) -> model_management_pb2.ReloadConfigResponse:
+        if self._served_config is None:
+            raise Unimplemented("HandleReloadConfigRequest is not supported by this server")
+        if request.config.WhichOneof("config") != "model_config_list":
+            raise InvalidInput(
+                "ServerModelConfig type not supported by HandleReloadConfigRequest. "
+                "Only ModelConfigList is currently supported"
+            )
+        self._served_config.reload(request.config)
+        response = model_management_pb2.ReloadConfigResponse()
+        response.status.SetInParent()  # error_code OK
+        return response
 
 
 def _fill_spec(spec: Any, answered: example_methods.Answered) -> None:
@@ -170,9 +183,16 @@ def _fill_spec(spec: Any, answered: example_methods.Answered) -> None:
 
 
 def build_grpc_server(
-    core: ServingCore, port: int, *, max_workers: int, max_request_bytes: int, host: str = "0.0.0.0"
+    core: ServingCore,
+    port: int,
+    *,
+    max_workers: int,
+    max_request_bytes: int,
+    host: str = "0.0.0.0",
+    served_config: ServedConfig | None = None,
 ) -> grpc.Server:
-    """A started-ready (not yet started) gRPC server with both services on `host:port`."""
+    """A ready (not yet started) gRPC server with both services on `host:port`; config
+    reloads are offered when `served_config` is given."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
         options=[
@@ -184,7 +204,9 @@ def build_grpc_server(
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
         PredictionService(core), server
     )
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(core), server)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(
+        ModelService(core, served_config), server
+    )
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
         raise OSError(f"cannot bind the gRPC port {host}:{port}")

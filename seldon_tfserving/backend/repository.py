@@ -45,12 +45,20 @@ class ModelRepository:
         return self._models
 
     def refresh(self, sources: Sequence[ModelSource]) -> None:
-        """Load newly wanted versions, retire unwanted ones once a wanted one is available."""
+        """Load newly wanted versions, retire unwanted ones once a wanted one is available.
+
+        `sources` is the whole config: a model not in it is unloaded (its versions END), as
+        TF Serving tears down a model dropped from its config. One snapshot swap at the end.
+        """
         with self._refreshing:
             updated = dict(self._models)
             for source in sources:
                 current = self._models.get(source.name) or ServedModel(source.name, {}, {})
                 updated[source.name] = self._refreshed(current, source)
+            wanted = {source.name for source in sources}
+            for name, model in self._models.items():
+                if name not in wanted and (model.versions or model.labels):
+                    updated[name] = _unloaded(model)
             self._models = updated
 
     def _refreshed(self, current: ServedModel, source: ModelSource) -> ServedModel:
@@ -79,3 +87,11 @@ class ModelRepository:
         for model in self._models.values():
             for version in model.versions.values():
                 version.close()
+
+
+def _unloaded(model: ServedModel) -> ServedModel:
+    """A model dropped from the config: no versions, no labels, every version ended cleanly."""
+    LOG.info("model %s unloaded (versions %s)", model.name, sorted(model.versions))
+    ended = dict(model.ended)
+    ended.update((version, (OK_CODE, "")) for version in model.versions)
+    return ServedModel(model.name, {}, {}, ended)
