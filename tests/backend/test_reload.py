@@ -280,3 +280,20 @@ def test_a_polled_config_file_is_applied_within_a_few_polls(
         assert predict(stub, "m", label="stable")[0] == 124
     log = server.server.log_path.read_text()
     assert "Request to assign label to version 125 of model m" in log
+
+
+def test_a_new_model_that_cannot_load_fails_the_reload_and_spares_the_others(
+    served: Backends, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken"
+    (broken / "1").mkdir(parents=True)
+    (broken / "1" / "saved_model.pb").write_bytes(b"not a SavedModel")
+
+    with pytest.raises(grpc.RpcError) as failed:
+        served.reload(served.two_versions(stable=124), model_entry("broken", broken))
+    # TF Serving answers UNKNOWN here; errors.py has no class for it, so INTERNAL
+    assert failed.value.code() == grpc.StatusCode.INTERNAL
+    assert "1 model(s) did not become available" in failed.value.details()
+    assert version_states(served.models, "broken") == {1: "END"}
+    # the rest of the config was applied, as in TF Serving
+    assert predict(served.prediction, "two_versions", label="stable")[0] == 124
