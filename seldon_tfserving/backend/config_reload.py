@@ -51,19 +51,12 @@ class ServedConfig:
         self._allow_labels_for_unavailable = allow_labels_for_unavailable
         self._changing = threading.Lock()
 
-    @property
-    def config(self) -> model_server_config_pb2.ModelServerConfig:
-        """A copy of the config in force."""
-        with self._changing:
-            copy = ModelServerConfig()
-            copy.CopyFrom(self._config)
-            return copy
-
     def reload(self, new_config: model_server_config_pb2.ModelServerConfig) -> None:
         """Serve `new_config` (TF Serving's ServerCore::ReloadConfig); ServingError if refused.
 
-        A refused config changes nothing. An identical config is a no-op (a config-file poll
-        re-reads the same text every few seconds).
+        A config refused by validation changes nothing; if a model new to it cannot load, the
+        rest is applied and the call still fails, as TF Serving's does. An identical config is
+        a no-op (a config-file poll re-reads the same text every few seconds).
         """
         with self._changing:
             if new_config == self._config:
