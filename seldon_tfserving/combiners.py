@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from seldon_tfserving.component import SeldonComponent
 from seldon_tfserving.errors import ConfigurationError
+from seldon_tfserving.payload_guard import GuardsAggregatePayload
 from seldon_tfserving.policies import combining
 from seldon_tfserving.policies.combining import Array
 from seldon_tfserving.policies.parameters import (
@@ -62,7 +63,7 @@ class MaxConfidenceSettings:
     """Max confidence takes no parameters."""
 
 
-class Combiner(SeldonComponent):
+class Combiner(GuardsAggregatePayload, SeldonComponent):
     """The Seldon combiner contract: `aggregate` the children's outputs with `combine`."""
 
     settings_type: ClassVar[type[Any]]

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from seldon_tfserving.component import SeldonComponent
 from seldon_tfserving.errors import ConfigurationError
+from seldon_tfserving.payload_guard import GuardsRoutePayload
 from seldon_tfserving.policies.bandits import UCB1, EpsilonGreedy, ThompsonSampling
 from seldon_tfserving.policies.branches import BranchPolicy
 from seldon_tfserving.policies.keeper import PolicyKeeper
@@ -129,7 +130,7 @@ class UCB1Settings:
         _check_state_path(self.state_path)
 
 
-class BranchRouter(SeldonComponent):
+class BranchRouter(GuardsRoutePayload, SeldonComponent):
     """The Seldon router contract over a PolicyKeeper; subclasses only build their policy.
 
     `seldon-core-microservice` serves REST and gRPC from separate processes (and gunicorn may

@@ -156,3 +156,20 @@ def test_metadata_names_the_combiner_and_its_settings(combiner: CombinerUnderTes
     assert metadata["platform"] == "seldon-tfserving"
     for parameter in combiner.case.parameters:
         assert parameter["name"] in metadata["custom"]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_child_payload_seldon_cannot_decode_is_a_400(
+    combiner: CombinerUnderTest, transport: str
+) -> None:
+    """Seldon's own decoding would answer this with a 500; the combiner names the child."""
+    malformed = {"data": {"tensor": {"shape": [2, 3], "values": [1.0]}}}
+    wire = wire_for(transport, combiner.service)
+    try:
+        reply = wire.aggregate([{"data": payload(A, "tensor")}, malformed])
+    finally:
+        close(wire)
+    assert reply.status == 400, reply
+    assert "seldonMessages[1]" in reply.message
+    if transport == "grpc":
+        assert reply.grpc_code == grpc.StatusCode.INVALID_ARGUMENT

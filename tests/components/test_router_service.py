@@ -286,3 +286,27 @@ def test_the_learned_state_survives_a_crash_and_restart(router: RouterUnderTest)
     saved = json.loads(router.state_path.read_text())
     assert saved["policy"] == router.name
     assert [saved["stats"]["feedback"][b] for b in (0, 1)] == [n for n, _ in learned]
+
+
+MALFORMED_TENSOR = {"tensor": {"shape": [2, 2], "values": [1.0]}}
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_payload_seldon_cannot_decode_is_a_400_and_routing_goes_on(
+    router: RouterUnderTest, transport: str
+) -> None:
+    """Seldon's own decoding would answer this with a 500; the router refuses it as bad data."""
+    wire = wire_for(transport, router.service)
+    try:
+        refused = wire.route({"data": MALFORMED_TENSOR, "meta": {"puid": "bad"}})
+        bad_feedback = executor_feedback({NODE: 0}, 1.0) | {"request": {"data": MALFORMED_TENSOR}}
+        refused_feedback = wire.feedback(bad_feedback)
+        after = wire.route(routed_request("after-bad"))
+    finally:
+        close(wire)
+    for reply in (refused, refused_feedback):
+        assert reply.status == 400, reply
+        assert "cannot be decoded" in reply.message or "shape" in reply.message, reply.message
+        if transport == "grpc":
+            assert reply.grpc_code == grpc.StatusCode.INVALID_ARGUMENT
+    assert branch_of(after) in (0, 1)

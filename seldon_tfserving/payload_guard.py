@@ -1,0 +1,73 @@
+"""Refuse payloads Seldon's own decoding would crash on, as 400s, before Seldon decodes them.
+
+For `route`, `aggregate` and `send_feedback` seldon-core decodes the payload itself, and a
+malformed one (a tensor whose values do not fill its shape, a ragged ndarray) escapes as a
+500. Our routers and combiners define the `*_raw` hooks to run the same decoding under
+guard and then hand back to Seldon's usual path (`SeldonNotImplementedError`). Only
+TensorFlow-free imports here: a router must not pay for TensorFlow.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any, NoReturn
+
+from seldon_tfserving.errors import InvalidInput
+
+_DECODE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError)
+
+
+def _decoded(decode: Callable[[], object], what: str) -> None:
+    from seldon_core.flask_utils import SeldonMicroserviceException
+
+    try:
+        decode()
+    except SeldonMicroserviceException as error:
+        raise InvalidInput(f"{what}: {error.message}") from None
+    except _DECODE_ERRORS as error:
+        raise InvalidInput(f"{what} cannot be decoded: {error}") from None
+
+
+def _seldon_path() -> NoReturn:
+    from seldon_core.user_model import SeldonNotImplementedError
+
+    raise SeldonNotImplementedError("payload checked; Seldon's own path continues")
+
+
+def _check_messages(messages: Iterable[Any], what: str) -> None:
+    from seldon_core.proto import prediction_pb2
+    from seldon_core.utils import extract_request_parts, extract_request_parts_json
+
+    for index, message in enumerate(messages):
+        is_proto = isinstance(message, prediction_pb2.SeldonMessage)
+        extract = extract_request_parts if is_proto else extract_request_parts_json
+        _decoded(functools.partial(extract, message), f"{what}[{index}]")
+
+
+class GuardsRoutePayload:
+    """Mixin for routers: the request is checked, then routed by Seldon's usual path."""
+
+    def route_raw(self, request: Any) -> Any:
+        _check_messages([request], "request")
+        _seldon_path()
+
+    def send_feedback_raw(self, feedback: Any) -> Any:
+        from seldon_core.utils import extract_feedback_request_parts
+
+        _decoded(lambda: extract_feedback_request_parts(feedback), "feedback")
+        _seldon_path()
+
+
+class GuardsAggregatePayload:
+    """Mixin for combiners: every child's message is checked, then Seldon aggregates."""
+
+    def aggregate_raw(self, request: Any) -> Any:
+        if isinstance(request, dict):
+            messages = request.get("seldonMessages")
+            if not isinstance(messages, list):
+                raise InvalidInput("an aggregate request needs a list in seldonMessages")
+        else:
+            messages = list(request.seldonMessages)
+        _check_messages(messages, "seldonMessages")
+        _seldon_path()
