@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from seldon_tfserving.bench.graphs import graph_components, start_gateway
-from seldon_tfserving.bench.harness import run_closed_loop
+from seldon_tfserving.bench.harness import CallFailed, LoadResult, run_closed_loop
 from seldon_tfserving.bench.models import (
     BENCH_MODELS,
     BenchModel,
@@ -28,6 +28,7 @@ from seldon_tfserving.bench.progress import ProgressBar
 from seldon_tfserving.bench.report import (
     Measurement,
     markdown_table,
+    summary_table,
     to_json,
     with_ratios,
     write_json,
@@ -110,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
     measurements = with_ratios(measurements)
     document = to_json(measurements, settings, command)
     write_json(output / "results.json", document)
+    (output / "results.md").write_text(
+        f"Command: `{command}`\n\n{summary_table(measurements)}\n{markdown_table(measurements)}"
+    )
     from seldon_tfserving.bench.chart import write_chart
 
     machine = document["machine"]
@@ -198,6 +202,12 @@ def _run_plan(
                     )
                 except RuntimeError as error:
                     logger.warning("%s at %s failed: %s", target.name, model.payload_label, error)
+                    cause = error.__cause__
+                    kind = cause.kind if isinstance(cause, CallFailed) else type(cause).__name__
+                    failed = LoadResult(level, 0.0, [], {f"no connection: {kind}": level})
+                    measurements.append(
+                        Measurement.of(target.name, target.protocol, model.payload_label, failed)
+                    )
                     progress.end_step()
                     continue
                 measurements.append(

@@ -136,3 +136,41 @@ def markdown_table(measurements: Sequence[Measurement]) -> str:
             f"{ratio} | {errors} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def measurements_from_json(document: dict[str, Any]) -> list[Measurement]:
+    """Read back the `results` of a `results.json` (null statistics become NaN again)."""
+    nan = float("nan")
+    found = []
+    for raw in document["results"]:
+        stats = {k: nan if v is None else v for k, v in raw["stats"].items()}
+        found.append(
+            Measurement(**{**raw, "stats": LatencyStats(**stats)})  # type: ignore[arg-type]
+        )
+    return found
+
+
+def summary_table(measurements: Sequence[Measurement]) -> str:
+    """One row per target: p50 at concurrency 1 with its ratio to the direct call, and the
+    requests per second at the highest concurrency, for each payload side by side."""
+    payloads = list(dict.fromkeys(m.payload for m in measurements))
+    targets = list(dict.fromkeys(m.target for m in measurements))
+    low = min(m.concurrency for m in measurements)
+    high = max(m.concurrency for m in measurements)
+    cells = {(m.target, m.payload, m.concurrency): m for m in measurements}
+    header = "| target | " + " | ".join(
+        f"{p}: p50 ms (x direct), c={low} | {p}: req/s, c={high}" for p in payloads
+    )
+    lines = [header + " |", "|---|" + "--:|--:|" * len(payloads)]
+    for target in targets:
+        row = [target]
+        for payload in payloads:
+            one, many = cells.get((target, payload, low)), cells.get((target, payload, high))
+            if one is None or math.isnan(one.stats.p50_ms):
+                row.append("failed")
+            else:
+                ratio = "" if one.ratio_to_direct is None else f" ({one.ratio_to_direct:.2f})"
+                row.append(f"{_ms(one.stats.p50_ms)}{ratio}")
+            row.append("failed" if many is None else f"{many.requests_per_second:.0f}")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"

@@ -14,6 +14,8 @@ from seldon_tfserving.bench.report import (
     Measurement,
     machine_description,
     markdown_table,
+    measurements_from_json,
+    summary_table,
     to_json,
     with_ratios,
     write_json,
@@ -92,3 +94,27 @@ def test_the_chart_is_a_png_with_a_panel_per_payload(tmp_path: Path) -> None:
         assert width == 1000 and height > 200
         # bars are drawn in colour: the image is not blank
         assert len(image.convert("RGB").getcolors(1 << 20) or []) > 2
+
+
+def test_results_json_reads_back_and_summarises_one_row_per_target(tmp_path: Path) -> None:
+    results = with_ratios(
+        [
+            measured(target, protocol, ms, payload, c)
+            for payload in ("1x4", "1x784")
+            for c in (1, 8)
+            for target, protocol, ms in (("tfserving grpc", "grpc", 1.0), ("wrapper", "grpc", 2.0))
+        ]
+        + [Measurement("graph ab", "grpc", "1x4", 1, LatencyStats.of([]), 0.0, {"no route": 1})]
+    )
+    path = tmp_path / "results.json"
+    write_json(path, to_json(results, {}, "bench"))
+    read_back = measurements_from_json(json.loads(path.read_text()))
+    assert [m.target for m in read_back] == [m.target for m in results]
+    rows = summary_table(read_back).strip().splitlines()
+    assert rows[0] == (
+        "| target | 1x4: p50 ms (x direct), c=1 | 1x4: req/s, c=8 "
+        "| 1x784: p50 ms (x direct), c=1 | 1x784: req/s, c=8 |"
+    )
+    assert rows[2] == "| tfserving grpc | 1.00 (1.00) | 1000 | 1.00 (1.00) | 1000 |"
+    assert rows[3] == "| wrapper | 2.00 (2.00) | 500 | 2.00 (2.00) | 500 |"
+    assert rows[4] == "| graph ab | failed | failed | failed | failed |"
