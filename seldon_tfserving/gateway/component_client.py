@@ -110,10 +110,12 @@ class _ConnectionPool:
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
 
-    def _take(self) -> tuple[http.client.HTTPConnection, bool]:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop(), True
+    def _take(self, fresh: bool = False) -> tuple[http.client.HTTPConnection, bool]:
+        """An idle connection (reused=True), or a new one when none is idle or `fresh`."""
+        if not fresh:
+            with self._lock:
+                if self._idle:
+                    return self._idle.pop(), True
         return _NoDelayConnection(self._host, self._port, timeout=self._timeout), False
 
     def _give(self, connection: http.client.HTTPConnection) -> None:
@@ -129,9 +131,13 @@ class _ConnectionPool:
     def request(
         self, method: str, path: str, body: bytes | None, headers: Mapping[str, str]
     ) -> tuple[int, bytes, str]:
-        """Send and read the whole answer; a stale reused connection is retried once, fresh."""
+        """Send and read the whole answer; a stale reused connection is retried once, fresh.
+
+        The retry must open a new connection: the other idle ones went idle at about the same
+        time and the component's keep-alive timeout has likely closed them too.
+        """
         for attempt in range(2):
-            connection, reused = self._take()
+            connection, reused = self._take(fresh=attempt > 0)
             try:
                 connection.request(method, path, body, dict(headers))
                 response = connection.getresponse()
