@@ -35,13 +35,13 @@ def write_chart(path: Path, measurements: Sequence[Measurement], title: str) -> 
     font = ImageFont.load_default()
     draw.text((10, 10), title, fill="black", font=font)
     for index, level in enumerate(levels):
-        x = 10 + index * 170
+        x = 10 + index * 290
         draw.rectangle((x, 32, x + 12, 44), fill=_COLOURS[index % len(_COLOURS)])
         draw.text(
             (x + 18, 32), f"concurrency {level}: p50 bar, p99 tick (ms)", fill="black", font=font
         )
     top = 60
-    plot_left, plot_right = _LABEL_WIDTH, _WIDTH - 90
+    plot_left, plot_right = _LABEL_WIDTH, _WIDTH - 100
     for payload in payloads:
         cells = [m for m in measurements if m.payload == payload]
         finite = [m.stats.p99_ms for m in cells if not math.isnan(m.stats.p99_ms)]
@@ -60,7 +60,9 @@ def write_chart(path: Path, measurements: Sequence[Measurement], title: str) -> 
                     draw.rectangle((plot_left, y, x50, y + _BAR_HEIGHT - 2), fill=colour)
                     draw.line((x99, y, x99, y + _BAR_HEIGHT - 2), fill="black", width=2)
                     label = f"{m.stats.p50_ms:.1f} / {m.stats.p99_ms:.1f}"
-                    draw.text((x99 + 4, y), label, fill="black", font=font)
+                    draw.text((min(x99 + 4, _WIDTH - 84), y), label, fill="black", font=font)
+                else:
+                    draw.text((plot_left + 4, y), "failed: no answers", fill="black", font=font)
                 y += _BAR_HEIGHT
             y += 8
         draw.line((plot_left, top + 16, plot_left, y), fill="grey")
