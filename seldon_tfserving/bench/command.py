@@ -48,12 +48,12 @@ logger = logging.getLogger(__name__)
 
 #: (duration, warm-up) seconds per measurement: the full run, and --quick (under a minute).
 FULL_TIMING = (5.0, 1.0)
-QUICK_TIMING = (0.3, 0.1)
+QUICK_TIMING = (0.25, 0.05)
 #: A slow target's window is stretched until each client made this many calls, up to a limit
 #: (seconds; the full run's, and --quick's).
 MIN_CALLS_PER_CLIENT = 2
 MAX_WINDOW_S = 10.0
-QUICK_MAX_WINDOW_S = 1.0
+QUICK_MAX_WINDOW_S = 0.6
 PAYLOADS = tuple(m.payload_label for m in BENCH_MODELS)
 #: --quick measures the smallest and the largest payload (one component fewer to start).
 QUICK_PAYLOADS = (PAYLOADS[0], PAYLOADS[-1])
@@ -145,7 +145,8 @@ def _measure(
     config.write_text(model_config(base, models))
     with BenchStack(log_dir) as stack:
         print("starting the backend and the components ...", file=sys.stderr)
-        backend = stack.start_backend(config, [m.name for m in models])
+        names = [m.name for m in models]
+        backend = stack.start_backend(config, names, wait=False)
         plan: list[tuple[BenchModel, Target]] = []
         wanted = [
             ComponentSpec(
@@ -158,7 +159,10 @@ def _measure(
         ]
         if "graph" in args.targets:
             wanted += graph_components(args.component_threads)
-        addresses = stack.start_components(wanted)
+        # every process imports for seconds: start them all, then wait for the backend first
+        addresses = stack.start_components(
+            wanted, before_waiting=lambda: stack.wait_for_backend(backend, names)
+        )
         components = {m.name: address for m, address in zip(models, addresses, strict=False)}
         graphs: dict[str, list[GraphEntry]] = {}
         if "graph" in args.targets:

@@ -118,6 +118,7 @@ class BenchStack:
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
         self.processes: list[BenchProcess] = []
+        self._backend: tuple[BenchProcess, int] | None = None
 
     def __enter__(self) -> BenchStack:
         return self
@@ -151,8 +152,11 @@ class BenchStack:
         logger.info("started %s (pid %d), log %s", name, process.pid, log_path)
         return started
 
-    def start_backend(self, model_config: Path, models: Sequence[str]) -> BackendAddress:
-        """`seldon-tfserving serve-models` with the models' config; waits for every model."""
+    def start_backend(
+        self, model_config: Path, models: Sequence[str], wait: bool = True
+    ) -> BackendAddress:
+        """`seldon-tfserving serve-models` with the models' config; waits for every model
+        unless `wait` is off (then `wait_for_backend` does, once other processes are started)."""
         grpc_port, rest_port = free_port(), free_port()
         process = self.spawn(
             "backend",
@@ -164,19 +168,30 @@ class BenchStack:
                 f"--model_config_file={model_config}",
             ],
         )
-        rest = f"http://{LOOPBACK}:{rest_port}"
+        address = BackendAddress(f"{LOOPBACK}:{grpc_port}", f"http://{LOOPBACK}:{rest_port}")
+        self._backend = (process, grpc_port)
+        if wait:
+            self.wait_for_backend(address, models)
+        return address
+
+    def wait_for_backend(self, address: BackendAddress, models: Sequence[str]) -> None:
+        if self._backend is None:
+            raise RuntimeError("start_backend first")
+        process, grpc_port = self._backend
 
         def available(model: str) -> bool:
-            reply = requests.get(f"{rest}/v1/models/{model}", timeout=2)
+            reply = requests.get(f"{address.rest_endpoint}/v1/models/{model}", timeout=2)
             states = [v.get("state") for v in reply.json().get("model_version_status", [])]
             return reply.ok and "AVAILABLE" in states
 
         process.wait_until(lambda: port_open(grpc_port) and all(available(m) for m in models))
-        return BackendAddress(f"{LOOPBACK}:{grpc_port}", rest)
 
-    def start_components(self, specs: Sequence[ComponentSpec]) -> list[ComponentAddress]:
+    def start_components(
+        self, specs: Sequence[ComponentSpec], before_waiting: Callable[[], None] = lambda: None
+    ) -> list[ComponentAddress]:
         """Real `seldon-core-microservice`s hosting our classes, started together (they take
-        seconds each to import); returns once every one answers /health/ping."""
+        seconds each to import); calls `before_waiting`, then returns once every one answers
+        /health/ping."""
         started = []
         for spec in specs:
             address = ComponentAddress(free_port(), free_port())
@@ -199,6 +214,7 @@ class BenchStack:
             if spec.parameters:
                 argv += ["--parameters", json.dumps(list(spec.parameters))]
             started.append((self.spawn(spec.name, argv), address))
+        before_waiting()
         for process, address in started:
             process.wait_until(functools.partial(_component_answers, address))
         return [address for _, address in started]
