@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 from flask import Blueprint, Response, jsonify
 
-from seldon_tfserving.errors import ServingError
+from seldon_tfserving.errors import InvalidInput, ServingError
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,13 @@ def _error_blueprint() -> Blueprint:
     def handle_serving_error(error: ServingError) -> tuple[Response, int]:
         logger.warning("request failed: %s", error.message)
         return jsonify(error.seldon_json()), error.http_status
+
+    @blueprint.app_errorhandler(RecursionError)
+    def handle_nesting_too_deep(error: RecursionError) -> tuple[Response, int]:
+        # Seldon parses the body before our class sees it; JSON nested deeper than Python's
+        # recursion limit fails there and would otherwise come back as a 500.
+        refused = InvalidInput(f"the request cannot be decoded: {error}")
+        return jsonify(refused.seldon_json()), refused.http_status
 
     return blueprint
 

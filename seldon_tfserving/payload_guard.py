@@ -13,9 +13,21 @@ import functools
 from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+
 from seldon_tfserving.errors import InvalidInput
 
-_DECODE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError)
+_DECODE_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    AttributeError,
+    IndexError,
+    OverflowError,
+    json_format.ParseError,  # a tftensor that is not a TensorProto in JSON form
+    DecodeError,
+)
 
 
 def _decoded(decode: Callable[[], object], what: str) -> None:
@@ -40,9 +52,29 @@ def _check_messages(messages: Iterable[Any], what: str) -> None:
     from seldon_core.utils import extract_request_parts, extract_request_parts_json
 
     for index, message in enumerate(messages):
-        is_proto = isinstance(message, prediction_pb2.SeldonMessage)
-        extract = extract_request_parts if is_proto else extract_request_parts_json
-        _decoded(functools.partial(extract, message), f"{what}[{index}]")
+        where = f"{what}[{index}]"
+        if isinstance(message, prediction_pb2.SeldonMessage):
+            _decoded(functools.partial(extract_request_parts, message), where)
+            continue
+        if not isinstance(message, dict):
+            raise InvalidInput(f"{where} must be a JSON object (a SeldonMessage)")
+        _drop_nulls(message)
+        if "meta" in message:
+            meta = message["meta"]
+            if not isinstance(meta, dict):
+                raise InvalidInput(f"{where}: meta must be a JSON object")
+            _decoded(functools.partial(json_format.ParseDict, meta, prediction_pb2.Meta()), where)
+        _decoded(functools.partial(extract_request_parts_json, message), where)
+
+
+def _drop_nulls(document: dict[str, Any]) -> None:
+    """Proto3's JSON mapping reads `null` as "field absent"; Seldon's code does not, so the
+    request is normalised in place before Seldon's own path reads it."""
+    for key in [key for key, value in document.items() if value is None]:
+        del document[key]
+    for value in document.values():
+        if isinstance(value, dict):
+            _drop_nulls(value)
 
 
 class GuardsRoutePayload:
@@ -63,7 +95,10 @@ class GuardsAggregatePayload:
     """Mixin for combiners: every child's message is checked, then Seldon aggregates."""
 
     def aggregate_raw(self, request: Any) -> Any:
-        if isinstance(request, dict):
+        messages: Any
+        if isinstance(request, list):  # REST: a bare list of messages is accepted too
+            messages = request
+        elif isinstance(request, dict):
             messages = request.get("seldonMessages")
             if not isinstance(messages, list):
                 raise InvalidInput("an aggregate request needs a list in seldonMessages")

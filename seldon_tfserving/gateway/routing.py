@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from seldon_tfserving.codec.tensor_proto import tensor_proto_to_ndarray
 from seldon_tfserving.errors import InternalError, ServingError
 from seldon_tfserving.gateway.payload import Payload
 
@@ -28,8 +29,14 @@ def route_of(node: str, payload: Payload) -> int:
         return int(first.number_value)
     if kind == "tensor" and data.tensor.values:
         return int(data.tensor.values[0])
-    if kind == "tftensor" and data.tftensor.int_val:
-        return int(data.tftensor.int_val[0])
+    if kind == "tftensor":
+        # Seldon answers a tftensor request with a tftensor route (int64, often tensor_content)
+        try:
+            values = tensor_proto_to_ndarray(data.tftensor).reshape(-1)
+        except ServingError as error:
+            raise InternalError(f"router {node!r} answered no route: {error.message}") from error
+        if values.size:
+            return int(values[0])
     raise InternalError(f"router {node!r} answered no route")
 
 

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -238,7 +239,11 @@ def test_sigterm_stops_the_server_cleanly(
         name="sigterm",
     )
     process: Any = server.server.process
-    assert "serving on ports" in server.server.log_path.read_text()
+    # The faces answer as soon as they listen; the start-up line follows a moment later.
+    deadline = time.monotonic() + 10
+    while "serving on ports" not in server.server.log_path.read_text():
+        assert time.monotonic() < deadline, server.server.log_tail()
+        time.sleep(0.05)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0
     assert "stopped" in server.server.log_path.read_text()

@@ -173,3 +173,14 @@ def test_a_child_payload_seldon_cannot_decode_is_a_400(
     assert "seldonMessages[1]" in reply.message
     if transport == "grpc":
         assert reply.grpc_code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_bare_list_of_messages_over_rest_is_aggregated(combiner: CombinerUnderTest) -> None:
+    """The executor (and our gateway) POSTs the children's answers as a bare JSON list."""
+    answer = requests.post(
+        f"{combiner.service.http_url}/aggregate", json=messages(CHILDREN, "ndarray"), timeout=20
+    )
+    assert answer.status_code == 200, answer.text
+    np.testing.assert_allclose(
+        np.array(answer.json()["data"]["ndarray"]), combiner.case.expected(), rtol=1e-6, atol=1e-7
+    )

@@ -121,6 +121,13 @@ def test_the_node_image_labels_client_metrics() -> None:
         (b'{"data": {"ndarray": [2]}}', 2),
         (b'{"data": {"tensor": {"shape": [1, 1], "values": [-2]}}}', -2),
         (b'{"data": {"tftensor": {"dtype": "DT_INT32", "intVal": [0]}}}', 0),
+        # Seldon answers a tftensor request with an int64 tftensor, its bytes in tensorContent
+        (
+            b'{"data": {"tftensor": {"dtype": "DT_INT64", "tensorShape": {"dim": '
+            b'[{"size": "1"}, {"size": "1"}]}, "tensorContent": "AQAAAAAAAAA="}}}',
+            1,
+        ),
+        (b'{"data": {"tftensor": {"dtype": "DT_INT64", "int64Val": ["1"]}}}', 1),
         (b"[1]", 1),
     ],
 )
