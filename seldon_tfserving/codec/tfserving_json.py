@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 from tensorflow.core.framework import types_pb2
 
-from seldon_tfserving.codec.json_document import parse_document, signature_name
+from seldon_tfserving.codec.json_document import JsonDocument, parse_document, signature_name
 from seldon_tfserving.codec.json_tensors import (
+    ANY_LITERALS,
     Array,
     TextLiterals,
     debug_json,
@@ -41,10 +42,16 @@ class PredictJsonRequest:
 
 
 def decode_predict_request(
-    body: bytes | str, input_dtypes: Callable[[str], Mapping[str, int]]
+    body: bytes | str | Mapping[str, Any], input_dtypes: Callable[[str], Mapping[str, int]]
 ) -> PredictJsonRequest:
-    """Decode a predict body; `input_dtypes(signature_name)` gives the signature's inputs."""
-    doc = parse_document(body)
+    """Decode a predict body; `input_dtypes(signature_name)` gives the signature's inputs.
+
+    A body already parsed (Seldon's jsonData) is taken as it is rather than re-encoded.
+    """
+    if isinstance(body, Mapping):
+        doc = JsonDocument(dict(body), ANY_LITERALS)
+    else:
+        doc = parse_document(body)
     signature = signature_name(doc.body)
     dtypes = dict(input_dtypes(signature))
     if not dtypes:

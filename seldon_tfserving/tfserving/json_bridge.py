@@ -32,7 +32,7 @@ def predict_json_over(
             raise InvalidInput(f"signature {name!r} was asked for, but {signature.name!r} given")
         return {key: spec.dtype for key, spec in signature.inputs.items()}
 
-    request = decode_predict_request(json.dumps(dict(body)), input_dtypes)
+    request = decode_predict_request(body, input_dtypes)
     result = client.predict(
         PredictCall(target, signature.name, request.inputs, signature=signature)
     )
