@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.client
 import logging
-import queue
 import threading
 import uuid
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
+from seldon_tfserving.gateway.bounded_workers import BoundedWorkers
 from seldon_tfserving.gateway.metrics import GatewayMetrics
 
 logger = logging.getLogger(__name__)
@@ -62,11 +62,11 @@ class LogEvent:
         }
 
 
-_STOP = object()
-
-
 class RequestLogger:
-    """A bounded queue of CloudEvents and the worker threads that post them."""
+    """A bounded queue of CloudEvents and the worker threads that post them.
+
+    Each worker keeps its own keep-alive connections to the sinks (thread-local).
+    """
 
     def __init__(
         self,
@@ -78,60 +78,54 @@ class RequestLogger:
     ) -> None:
         #: `Ce-Source`: the gateway's own URL (the Gateway sets it once its port is known)
         self.source = source
-        self._metrics = metrics
         self._timeout = timeout_s
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
-        self._threads = [
-            threading.Thread(target=self._drain, name=f"request-logger-{i}", daemon=True)
-            for i in range(workers)
-        ]
-        self.dropped = 0
+        self._local = threading.local()
+        self._workers: BoundedWorkers[LogEvent] = BoundedWorkers(
+            "request-logger",
+            self._deliver,
+            queue_size=queue_size,
+            workers=workers,
+            on_drop=metrics.logger_dropped.inc,
+            on_exit=self._close_connections,
+        )
         self.sent = 0
         self.failed = 0
-        self._started = False
+
+    @property
+    def dropped(self) -> int:
+        return self._workers.dropped
 
     def start(self) -> None:
-        if not self._started:
-            self._started = True
-            for thread in self._threads:
-                thread.start()
+        self._workers.start()
 
     def log(self, event: LogEvent) -> None:
         """Queue `event`; never blocks, never raises (a full queue drops and counts)."""
-        try:
-            self._queue.put_nowait(event)
-        except queue.Full:
-            self.dropped += 1
-            self._metrics.logger_dropped.inc()
+        self._workers.offer(event)
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        if not self._started:
-            return
-        for _ in self._threads:
-            try:
-                self._queue.put(_STOP, timeout=timeout_s)
-            except queue.Full:
-                break
-        for thread in self._threads:
-            thread.join(timeout=timeout_s)
+        self._workers.stop(timeout_s)
 
-    def _drain(self) -> None:
-        connections: dict[str, http.client.HTTPConnection] = {}
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                break
-            assert isinstance(item, LogEvent)
-            try:
-                self._post(connections, item)
-                self.sent += 1
-            except Exception as error:  # noqa: BLE001 - a sink failure must never escape
-                self.failed += 1
-                logger.warning(
-                    "request logger: %s not delivered to %s: %s", item.log_type, item.url, error
-                )
-        for connection in connections.values():
+    def _connections(self) -> dict[str, http.client.HTTPConnection]:
+        connections: dict[str, http.client.HTTPConnection] | None = getattr(
+            self._local, "connections", None
+        )
+        if connections is None:
+            connections = self._local.connections = {}
+        return connections
+
+    def _close_connections(self) -> None:
+        for connection in self._connections().values():
             connection.close()
+
+    def _deliver(self, event: LogEvent) -> None:
+        try:
+            self._post(self._connections(), event)
+            self.sent += 1
+        except Exception as error:  # noqa: BLE001 - a sink failure must never escape
+            self.failed += 1
+            logger.warning(
+                "request logger: %s not delivered to %s: %s", event.log_type, event.url, error
+            )
 
     def _post(self, connections: dict[str, http.client.HTTPConnection], event: LogEvent) -> None:
         parts = urlsplit(event.url)

@@ -7,12 +7,12 @@ In a cluster Istio or Ambassador split traffic between a deployment's predictors
 from __future__ import annotations
 
 import logging
-import queue
 import random
 import threading
 from collections.abc import Callable, Sequence
 
 from seldon_tfserving.deploy.model import Predictor
+from seldon_tfserving.gateway.bounded_workers import BoundedWorkers
 from seldon_tfserving.gateway.metrics import GatewayMetrics
 
 logger = logging.getLogger(__name__)
@@ -42,53 +42,34 @@ class TrafficSplit:
             return self._rng.choices(self.main, weights=self._weights)[0]
 
 
-_STOP = object()
-
-
 class ShadowDispatcher:
     """A bounded queue of shadow calls and the workers running them; full means dropped."""
 
     def __init__(self, metrics: GatewayMetrics, queue_size: int, workers: int) -> None:
-        self._metrics = metrics
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
-        self._threads = [
-            threading.Thread(target=self._run, name=f"shadow-{i}", daemon=True)
-            for i in range(workers)
-        ]
-        self._started = False
-        self.dropped = 0
+        self._workers: BoundedWorkers[Callable[[], object]] = BoundedWorkers(
+            "shadow",
+            _run_shadow,
+            queue_size=queue_size,
+            workers=workers,
+            on_drop=metrics.shadow_dropped.inc,
+        )
+
+    @property
+    def dropped(self) -> int:
+        return self._workers.dropped
 
     def start(self) -> None:
-        if not self._started:
-            self._started = True
-            for thread in self._threads:
-                thread.start()
+        self._workers.start()
 
     def submit(self, call: Callable[[], object]) -> None:
-        try:
-            self._queue.put_nowait(call)
-        except queue.Full:
-            self.dropped += 1
-            self._metrics.shadow_dropped.inc()
+        self._workers.offer(call)
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        if not self._started:
-            return
-        for _ in self._threads:
-            try:
-                self._queue.put(_STOP, timeout=timeout_s)
-            except queue.Full:
-                break
-        for thread in self._threads:
-            thread.join(timeout=timeout_s)
+        self._workers.stop(timeout_s)
 
-    def _run(self) -> None:
-        while True:
-            call = self._queue.get()
-            if call is _STOP:
-                return
-            assert callable(call)
-            try:
-                call()
-            except Exception as error:  # noqa: BLE001 - a shadow's failure is only logged
-                logger.info("shadow request failed: %s", error)
+
+def _run_shadow(call: Callable[[], object]) -> None:
+    try:
+        call()
+    except Exception as error:  # noqa: BLE001 - a shadow's failure is only logged
+        logger.info("shadow request failed: %s", error)
