@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from seldon_core.seldon_client import SeldonClient
 
 from seldon_tfserving.deploy.model import SeldonDeployment, parse_deployment
 from seldon_tfserving.gateway.endpoints import ComponentEndpoint, endpoint_key
@@ -279,3 +280,17 @@ def gateway(components: Components, deployments: list[SeldonDeployment]) -> Iter
     server.start()
     yield server
     server.stop()
+
+
+def seldon_client(
+    gateway: Gateway, name: str, ingress: str, transport: str, **options: Any
+) -> SeldonClient:
+    """Seldon's own client, pointed at the local gateway as it would be at a cluster's ingress."""
+    return SeldonClient(
+        deployment_name=name,
+        namespace=NAMESPACE,
+        gateway_endpoint=f"127.0.0.1:{gateway.http_port}",
+        gateway=ingress,
+        transport=transport,
+        **options,
+    )

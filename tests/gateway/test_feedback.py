@@ -16,7 +16,14 @@ from seldon_tfserving.deploy.model import parse_deployment
 from seldon_tfserving.gateway.endpoints import ComponentEndpoint, endpoint_key
 from seldon_tfserving.gateway.server import Gateway
 from tests.gateway.components import read_events
-from tests.gateway.conftest import NAMESPACE, Components, deployment, node, stop_all
+from tests.gateway.conftest import (
+    NAMESPACE,
+    Components,
+    deployment,
+    node,
+    seldon_client,
+    stop_all,
+)
 from tests.servers import Microservice, free_port, start_microservice
 
 CLIENTS = [
@@ -26,14 +33,7 @@ CLIENTS = [
 
 
 def proto_client(gateway: Gateway, name: str, ingress: str, transport: str) -> SeldonClient:
-    return SeldonClient(
-        deployment_name=name,
-        namespace=NAMESPACE,
-        gateway_endpoint=f"127.0.0.1:{gateway.http_port}",
-        gateway=ingress,
-        transport=transport,
-        client_return_type="proto",
-    )
+    return seldon_client(gateway, name, ingress, transport, client_return_type="proto")
 
 
 def predict_route(sc: SeldonClient) -> tuple[Any, int]:

@@ -12,7 +12,7 @@ from seldon_core.seldon_client import SeldonClient
 
 from seldon_tfserving.gateway.server import Gateway
 from tests.gateway.components import read_events
-from tests.gateway.conftest import NAMESPACE, Components
+from tests.gateway.conftest import Components, seldon_client
 
 CLIENTS = [
     pytest.param("istio", "rest", id="istio-rest"),
@@ -23,13 +23,7 @@ CLIENTS = [
 
 
 def client(gateway: Gateway, name: str, ingress: str, transport: str) -> SeldonClient:
-    return SeldonClient(
-        deployment_name=name,
-        namespace=NAMESPACE,
-        gateway_endpoint=f"127.0.0.1:{gateway.http_port}",
-        gateway=ingress,
-        transport=transport,
-    )
+    return seldon_client(gateway, name, ingress, transport)
 
 
 def values(response: dict[str, Any]) -> np.ndarray:
