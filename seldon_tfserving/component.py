@@ -1,9 +1,13 @@
-"""What every Seldon class of ours shares: our errors answered with their real status.
+"""What every Seldon class of ours shares: real error statuses and metrics off the hot path.
 
 `seldon-core-microservice` answers any exception from a user class as HTTP 500 and gRPC
 UNKNOWN. Seldon offers a hook for REST (`model_error_handler`, a Flask blueprint); for gRPC
 it offers none, so the first component constructed in a process swaps Seldon's servicer for a
 subclass that aborts with the error's own gRPC code. Both use `errors.py` for the status.
+
+The same servicer subclass, and Seldon's REST app factory, are handed Seldon's metrics object
+behind `metrics_batching.BatchedSeldonMetrics`, so recording a request's metrics costs no
+round trip to Seldon's metrics manager process while the client waits.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import grpc
 from flask import Blueprint, Response, jsonify
 
 from seldon_tfserving.errors import InvalidInput, ServingError
+from seldon_tfserving.metrics_batching import batched
 
 logger = logging.getLogger(__name__)
 
@@ -62,23 +67,84 @@ def _aborting(method: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-def install_grpc_status_mapping() -> None:
-    """Make Seldon's gRPC servicer answer our errors with their own status code (idempotent)."""
+def _predict_raw_first(seldon_predict: Callable[..., Any]) -> Callable[..., Any]:
+    """Seldon's gRPC Predict for a class with `predict_raw`, minus its `json_format` detour.
+
+    Seldon reads a raw answer's metrics by printing the whole Meta to JSON and parsing it back
+    (pure Python, about as long as the rest of our handler); this reads the Metric protos
+    directly, then does what Seldon does with them. Anything else goes to Seldon's own path.
+    """
+
+    @functools.wraps(seldon_predict)
+    def predict(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+        from seldon_core import seldon_methods
+        from seldon_core.metrics import PREDICT_METRIC_METHOD_TAG
+        from seldon_core.proto import prediction_pb2
+        from seldon_core.user_model import SeldonNotImplementedError
+
+        from seldon_tfserving.codec.seldon_meta import metrics_of
+
+        model = self.user_model
+        if not hasattr(model, "predict_raw") or hasattr(model, "predict_grpc"):
+            return seldon_predict(self, request, context)
+        try:
+            response = model.predict_raw(request)
+        except SeldonNotImplementedError:
+            return seldon_predict(self, request, context)
+        if not isinstance(response, prediction_pb2.SeldonMessage):
+            is_proto = isinstance(request, prediction_pb2.SeldonMessage)
+            seldon_methods.handle_raw_custom_metrics(
+                response, self.seldon_metrics, is_proto, PREDICT_METRIC_METHOD_TAG
+            )
+            return response
+        metrics = metrics_of(response.meta)
+        if metrics and not seldon_methods.INCLUDE_METRICS_IN_CLIENT_RESPONSE:
+            del response.meta.metrics[:]
+        self.seldon_metrics.update(metrics, PREDICT_METRIC_METHOD_TAG)
+        return response
+
+    return predict
+
+
+def _with_batched_metrics(init: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(init)
+    def construct(self: Any, user_model: Any, seldon_metrics: Any) -> None:
+        init(self, user_model, batched(seldon_metrics))
+
+    return construct
+
+
+def install_seldon_hooks() -> None:
+    """Make Seldon's gRPC servicer answer our errors with their own status code, and let its
+    gRPC servicer and REST app record metrics through a batching front (idempotent)."""
     with _install_lock:
         from seldon_core import wrapper
 
         base = wrapper.SeldonModelGRPC
         if getattr(base, "_maps_serving_errors", False):
             return
-        namespace: dict[str, Any] = {"_maps_serving_errors": True}
+        namespace: dict[str, Any] = {
+            "_maps_serving_errors": True,
+            "__init__": _with_batched_metrics(base.__init__),
+        }
         for name in _SERVICER_METHODS:
             namespace[name] = _aborting(getattr(base, name))
-        wrapper.SeldonModelGRPC = type("StatusMappingSeldonModelGRPC", (base,), namespace)
+        namespace["Predict"] = _aborting(_predict_raw_first(base.Predict))
+        wrapper.SeldonModelGRPC = type("SeldonTfServingModelGRPC", (base,), namespace)
+
+        make_rest_app = wrapper.get_rest_microservice
+
+        @functools.wraps(make_rest_app)
+        def rest_app_with_batched_metrics(user_model: Any, seldon_metrics: Any) -> Any:
+            return make_rest_app(user_model, batched(seldon_metrics))
+
+        wrapper.get_rest_microservice = rest_app_with_batched_metrics
 
 
 class SeldonComponent:
-    """Base of our Seldon classes: REST errors via Seldon's hook, gRPC errors via the servicer."""
+    """Base of our Seldon classes: REST errors via Seldon's hook, gRPC errors via the servicer,
+    metrics recorded in batches."""
 
     def __init__(self) -> None:
         self.model_error_handler = _error_blueprint()
-        install_grpc_status_mapping()
+        install_seldon_hooks()

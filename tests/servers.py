@@ -233,3 +233,32 @@ def start_microservice(
             )
         )
     return service
+
+
+def scrape_until(url: str, shows: Callable[[str], bool], timeout_s: float = 10.0) -> str:
+    """A Prometheus scrape of `url` once it `shows` what a test awaits (or the last one).
+
+    Our components record Seldon's metrics off the request path (`metrics_batching`), so a
+    scrape shows a request's metrics within a flush interval rather than at once.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answer = requests.get(url, timeout=10)
+        answer.raise_for_status()
+        if shows(answer.text) or time.monotonic() > deadline:
+            return answer.text
+        time.sleep(0.1)
+
+
+def scrape_settled(url: str, quiet_s: float = 0.5, timeout_s: float = 10.0) -> str:
+    """A scrape of `url` once it stopped changing for `quiet_s` (more than a flush interval):
+    a baseline that no earlier request's late-recorded metrics will move."""
+    deadline = time.monotonic() + timeout_s
+    last = requests.get(url, timeout=10).text
+    while time.monotonic() < deadline:
+        time.sleep(quiet_s)
+        now = requests.get(url, timeout=10).text
+        if now == last:
+            return now
+        last = now
+    return last

@@ -14,6 +14,7 @@ import logging
 import re
 import shutil
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
@@ -23,6 +24,7 @@ import numpy as np
 import requests
 
 from seldon_tfserving.deploy.model import SeldonDeployment, load_deployments, load_documents
+from seldon_tfserving.metrics_batching import FLUSH_INTERVAL_S
 from seldon_tfserving.runner.demo_models import RECIPES, Dataset, accuracy, make_dataset
 from seldon_tfserving.runner.demo_report import format_table, histogram_quantiles, samples_by_label
 from seldon_tfserving.runner.demo_traffic import Probe, Traffic
@@ -182,6 +184,8 @@ class Journey:
 
     def metrics(self, runner: LocalRunner) -> dict[str, Any]:
         """What the gateway's and the router's Prometheus endpoints say."""
+        # Components record Seldon's metrics off the request path: let the last batch land.
+        time.sleep(2 * FLUSH_INTERVAL_S)
         gateway_text = requests.get(f"{runner.http_url}/prometheus", timeout=10).text
         result: dict[str, Any] = {
             "gateway_client_latency_ms": histogram_quantiles(

@@ -24,7 +24,7 @@ from seldon_core.seldon_client import SeldonClient
 
 from seldon_tfserving.routers import FEEDBACK_METRIC, ROUTE_METRIC
 from tests.components.wire import Reply, close, wire_for
-from tests.servers import Microservice, start_microservice
+from tests.servers import Microservice, scrape_settled, scrape_until, start_microservice
 
 NODE = "experiment-router"
 TRANSPORTS = ["rest", "grpc"]
@@ -224,12 +224,10 @@ def test_unusable_feedback_is_a_400_and_changes_nothing(
     assert router.state_path.read_bytes() == saved
 
 
-def scrape_route_counts(service: Microservice) -> Counter[str]:
-    """Routes per branch on the metrics port, summed over the worker processes."""
-    answer = requests.get(f"http://127.0.0.1:{service.metrics_port}/prometheus", timeout=10)
-    answer.raise_for_status()
+def route_counts(text: str) -> Counter[str]:
+    """Routes per branch in a metrics scrape, summed over the worker processes."""
     counts: Counter[str] = Counter()
-    for line in answer.text.splitlines():
+    for line in text.splitlines():
         if line.startswith(ROUTE_METRIC + "{"):
             branch = re.search(r'branch="(\d+)"', line)
             assert branch is not None, line
@@ -238,7 +236,8 @@ def scrape_route_counts(service: Microservice) -> Counter[str]:
 
 
 def test_metrics_port_counts_routes_per_branch(router: RouterUnderTest) -> None:
-    before = scrape_route_counts(router.service)
+    url = f"http://127.0.0.1:{router.service.metrics_port}/prometheus"
+    before = route_counts(scrape_settled(url))
     made: Counter[str] = Counter()
     for transport in TRANSPORTS:
         wire = wire_for(transport, router.service)
@@ -247,7 +246,7 @@ def test_metrics_port_counts_routes_per_branch(router: RouterUnderTest) -> None:
                 made[str(branch_of(wire.route(routed_request(f"p{index}"))))] += 1
         finally:
             close(wire)
-    after = scrape_route_counts(router.service)
+    after = route_counts(scrape_until(url, lambda text: route_counts(text) - before == made))
     assert after - before == made
     assert sum(made.values()) == 20
 
@@ -255,10 +254,12 @@ def test_metrics_port_counts_routes_per_branch(router: RouterUnderTest) -> None:
 def test_feedback_is_reported_on_the_metrics_port(router: RouterUnderTest) -> None:
     wire = wire_for("rest", router.service)
     assert wire.feedback(executor_feedback({NODE: 1}, 1.0)).ok
-    text = requests.get(
-        f"http://127.0.0.1:{router.service.metrics_port}/prometheus", timeout=10
-    ).text
-    assert re.search(FEEDBACK_METRIC + r'\{[^}]*branch="1"', text)
+    pattern = FEEDBACK_METRIC + r'\{[^}]*branch="1"'
+    text = scrape_until(
+        f"http://127.0.0.1:{router.service.metrics_port}/prometheus",
+        lambda text: re.search(pattern, text) is not None,
+    )
+    assert re.search(pattern, text)
 
 
 def test_health_and_metadata_expose_the_learned_state(router: RouterUnderTest) -> None:

@@ -21,7 +21,7 @@ from tensorflow_serving.apis import predict_pb2
 from seldon_tfserving.codec.tensor_proto import ndarray_to_tensor_proto, tensor_proto_to_ndarray
 from tests.model.calls import SELDON_TRANSPORTS, grpc_predict_status, seldon_predict, tags_of
 from tests.model.conftest import ServeModels
-from tests.servers import Backend, Microservice
+from tests.servers import Backend, Microservice, scrape_settled, scrape_until
 
 X = np.array([[1.0], [2.0], [5.0]])
 Y = X / 2 + 2
@@ -61,18 +61,21 @@ def test_ndarray_in_ndarray_out(half_plus_two: Microservice, transport: str) -> 
     assert metric["value"] > 0
 
 
+def _latency_count(text: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("tfserving_request_duration_count")
+    )
+
+
 def test_tf_call_latency_reaches_seldons_prometheus_metrics(half_plus_two: Microservice) -> None:
+    url = f"http://127.0.0.1:{half_plus_two.metrics_port}/metrics"
+    before = _latency_count(scrape_settled(url))
     seldon_predict(half_plus_two, "rest", data=X, payload_type="ndarray")
     seldon_predict(half_plus_two, "grpc", data=X, payload_type="ndarray")
-    metrics = requests.get(f"http://127.0.0.1:{half_plus_two.metrics_port}/metrics", timeout=30)
-    assert metrics.status_code == 200
-    counts = [
-        line
-        for line in metrics.text.splitlines()
-        if line.startswith("tfserving_request_duration_count")
-    ]
-    assert counts, metrics.text[-2000:]
-    assert sum(float(line.rsplit(" ", 1)[1]) for line in counts) >= 2
+    after = scrape_until(url, lambda text: _latency_count(text) >= before + 2)
+    assert _latency_count(after) >= before + 2
 
 
 @pytest.mark.parametrize("transport", SELDON_TRANSPORTS)
