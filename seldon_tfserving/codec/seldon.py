@@ -21,6 +21,7 @@ from tensorflow.core.framework.tensor_pb2 import TensorProto
 from tensorflow_serving.apis import model_pb2, predict_pb2
 
 from seldon_tfserving.codec.list_value import list_value_to_ndarray, ndarray_to_list_value_bytes
+from seldon_tfserving.codec.seldon_meta import fill_meta, meta_to_dict
 from seldon_tfserving.codec.tensors import Array, Tensor, as_ndarray, as_tensor_proto
 from seldon_tfserving.errors import InvalidInput
 
@@ -57,7 +58,7 @@ def read_request(message: SeldonMessage | Mapping[str, Any]) -> SeldonRequest:
 
 
 def _read_proto(message: Any) -> SeldonRequest:
-    meta = json_format.MessageToDict(message.meta) if message.HasField("meta") else {}
+    meta = meta_to_dict(message.meta) if message.HasField("meta") else {}
     common: dict[str, Any] = {"puid": message.meta.puid, "is_proto": True, "meta": meta}
     oneof = message.WhichOneof("data_oneof")
     if oneof == "data":
@@ -309,7 +310,7 @@ def _scalar_response(
 
 def _fill_meta(message: Any, meta: Mapping[str, Any]) -> None:
     if meta:
-        json_format.ParseDict(dict(meta), message.meta)
+        fill_meta(message.meta, meta)
 
 
 def unpack_predict_request(request: SeldonRequest) -> predict_pb2.PredictRequest:

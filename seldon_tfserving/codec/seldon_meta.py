@@ -1,0 +1,96 @@
+"""Seldon's `Meta` proto <-> its JSON dict, without `json_format` on the common fields.
+
+`json_format` walks messages in pure Python through descriptors: on a 1x4 request it cost
+more than a third of the wrapper's own Python time per gRPC call (the response's tags and
+TIMER in, and Seldon reading them back out). Meta's fields are few and fixed, so they are
+read and written directly here; values that are not plain strings (a tag holding a number
+or a struct) still go through `json_format`, and the result is the same dict, field for
+field, that `json_format.MessageToDict` gives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from google.protobuf import json_format
+from seldon_core.proto import prediction_pb2
+
+_METRIC_TYPE_NAMES = dict(prediction_pb2.Metric.MetricType.items())
+_METRIC_TYPE_DEFAULT = "COUNTER"  # enum value 0: omitted from JSON, as json_format does
+_KNOWN_FIELDS = frozenset({"puid", "tags", "routing", "requestPath", "metrics"})
+
+
+def meta_to_dict(meta: Any) -> dict[str, Any]:
+    """`json_format.MessageToDict(meta)` for a `seldon.protos.Meta`."""
+    result: dict[str, Any] = {}
+    if meta.puid:
+        result["puid"] = meta.puid
+    if meta.tags:
+        result["tags"] = {key: _value_to_python(value) for key, value in meta.tags.items()}
+    if meta.routing:
+        result["routing"] = dict(meta.routing)
+    if meta.requestPath:
+        result["requestPath"] = dict(meta.requestPath)
+    if meta.metrics:
+        result["metrics"] = [json_format.MessageToDict(metric) for metric in meta.metrics]
+    return result
+
+
+def metrics_of(meta: Any) -> list[dict[str, Any]]:
+    """Meta's metrics as the dicts Seldon's metrics store takes (type always spelled out)."""
+    return [
+        {
+            "key": metric.key,
+            "type": prediction_pb2.Metric.MetricType.Name(metric.type),
+            "value": metric.value,
+            "tags": dict(metric.tags),
+        }
+        for metric in meta.metrics
+    ]
+
+
+def fill_meta(meta: Any, document: Mapping[str, Any]) -> None:
+    """Fill an empty `meta` from its JSON dict, as `json_format.ParseDict(document, meta)`
+    would; anything out of the ordinary is left to `json_format` and its ParseError."""
+    if not document.keys() <= _KNOWN_FIELDS:
+        json_format.ParseDict(dict(document), meta)
+        return
+    try:
+        _fill_known_fields(meta, document)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        meta.Clear()
+        json_format.ParseDict(dict(document), meta)
+
+
+def _fill_known_fields(meta: Any, document: Mapping[str, Any]) -> None:
+    puid = document.get("puid")
+    if puid:
+        meta.puid = puid
+    for key, value in (document.get("tags") or {}).items():
+        if isinstance(value, str):
+            meta.tags[key].string_value = value
+        else:
+            json_format.ParseDict(value, meta.tags[key])
+    routing = document.get("routing")
+    if routing:
+        meta.routing.update(routing)
+    request_path = document.get("requestPath")
+    if request_path:
+        meta.requestPath.update(request_path)
+    for metric in document.get("metrics") or ():
+        meta.metrics.add(
+            key=metric["key"],
+            type=_METRIC_TYPE_NAMES[metric.get("type", _METRIC_TYPE_DEFAULT)],
+            value=metric.get("value", 0.0),
+            tags=metric.get("tags") or {},
+        )
+
+
+def _value_to_python(value: Any) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "bool_value":
+        return value.bool_value
+    return json_format.MessageToDict(value)
