@@ -37,7 +37,6 @@ IGNORED_FLAGS = (
     "num_load_threads",
     "num_unload_threads",
     "grpc_channel_arguments",
-    "grpc_socket_path",
     "model_platform",
 )
 IGNORED_BOOL_FLAGS = (
@@ -96,6 +95,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=False,
         type=_bool_flag,
         help="a reload may give a new label to a version that is not available yet",
+    )
+    parser.add_argument(
+        "--grpc_socket_path",
+        default="",
+        help="also serve gRPC on this UNIX socket (for a wrapper in the same pod)",
     )
     parser.add_argument("--grpc_max_threads", type=_positive_int, default=32)
     parser.add_argument(
@@ -164,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
             max_request_bytes=args.max_request_bytes,
             host=args.bind_address,
             served_config=served_config,
+            socket_path=args.grpc_socket_path,
         )
         rest_server = None
         if args.rest_api_port:

@@ -190,8 +190,10 @@ def build_grpc_server(
     max_request_bytes: int,
     host: str = "0.0.0.0",
     served_config: ServedConfig | None = None,
+    socket_path: str = "",
 ) -> grpc.Server:
-    """A ready (not yet started) gRPC server with both services on `host:port`; config
+    """A ready (not yet started) gRPC server with both services on `host:port`, and on the
+    UNIX socket `socket_path` when one is given (as TF Serving's --grpc_socket_path); config
     reloads are offered when `served_config` is given."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
@@ -210,4 +212,6 @@ def build_grpc_server(
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
         raise OSError(f"cannot bind the gRPC port {host}:{port}")
+    if socket_path and server.add_insecure_port(f"unix:{socket_path}") == 0:
+        raise OSError(f"cannot listen on the UNIX socket {socket_path}")
     return server

@@ -336,3 +336,33 @@ def test_a_raw_body_left_undecoded_by_seldon_is_answered_raw(backend: Backend) -
     assert json.loads(answer)["data"]["ndarray"] == [[3.0]]
     with pytest.raises(InvalidInput, match="not JSON"):
         model.predict_raw(b"{not json")
+
+
+def test_grpc_reaches_tf_serving_over_its_unix_socket(
+    backend_factory: Callable[..., Backend], tfserving_testdata: Any, tmp_path: Any
+) -> None:
+    """A wrapper in TF Serving's pod can share a volume with it and skip TCP
+    (tensorflow_model_server's --grpc_socket_path)."""
+    socket_path = tmp_path / "tfserving.sock"
+    backend_factory(
+        [
+            "--model_name=half_plus_two",
+            f"--model_base_path={tfserving_testdata / 'saved_model_half_plus_two_cpu'}",
+            f"--grpc_socket_path={socket_path}",
+        ],
+        ready_model="half_plus_two",
+    )
+    client = client_for(
+        TfServingSettings.from_parameters(
+            model_name="half_plus_two", grpc_endpoint=f"unix:{socket_path}"
+        )
+    )
+    try:
+        signature = select_signature(client.metadata(HALF), "serving_default")
+        x = np.array([[1.0], [2.0], [5.0]], dtype=np.float32)
+        result = client.predict(
+            PredictCall(HALF, signature.name, {"x": ndarray_to_tensor_proto(x)})
+        )
+        np.testing.assert_allclose(as_ndarray(result.outputs["y"]), x / 2 + 2)
+    finally:
+        client.close()
