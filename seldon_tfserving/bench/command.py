@@ -147,6 +147,9 @@ def _measure(
         print("starting the backend and the components ...", file=sys.stderr)
         names = [m.name for m in models]
         backend = stack.start_backend(config, names, wait=False)
+        forwarder = None
+        if "direct" in args.targets:
+            forwarder = stack.start_forwarder(backend.grpc_endpoint)
         plan: list[tuple[BenchModel, Target]] = []
         wanted = [
             ComponentSpec(
@@ -171,7 +174,7 @@ def _measure(
         print(f"started in {time.monotonic() - began:.0f} s", file=sys.stderr)
         for model in models:
             if "direct" in args.targets:
-                plan += [(model, t) for t in direct_targets(model, backend)]
+                plan += [(model, t) for t in direct_targets(model, backend, forwarder)]
             if "wrapper" in args.targets:
                 plan += [(model, t) for t in wrapper_targets(model, components[model.name])]
             if "graph" in args.targets:

@@ -186,6 +186,17 @@ class BenchStack:
 
         process.wait_until(lambda: port_open(grpc_port) and all(available(m) for m in models))
 
+    def start_forwarder(self, backend_grpc: str) -> str:
+        """The bare Python gRPC forwarder (`bench.forwarder`) in front of `backend_grpc`;
+        returns its endpoint once it listens."""
+        port = free_port()
+        process = self.spawn(
+            "forwarder",
+            [sys.executable, "-m", "seldon_tfserving.bench.forwarder", str(port), backend_grpc],
+        )
+        process.wait_until(lambda: port_open(port))
+        return f"{LOOPBACK}:{port}"
+
     def start_components(
         self, specs: Sequence[ComponentSpec], before_waiting: Callable[[], None] = lambda: None
     ) -> list[ComponentAddress]:

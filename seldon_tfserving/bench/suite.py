@@ -38,14 +38,27 @@ def wrapper_parameters(model: BenchModel, backend: BackendAddress) -> list[dict[
     return [{"name": k, "type": "STRING", "value": v} for k, v in values.items()]
 
 
-def direct_targets(model: BenchModel, backend: BackendAddress) -> list[Target]:
+#: The target that calls TF Serving through `bench.forwarder`: the floor of a Python gRPC hop.
+FLOOR_TARGET = "python grpc hop (floor)"
+
+
+def direct_targets(
+    model: BenchModel, backend: BackendAddress, forwarder: str | None = None
+) -> list[Target]:
+    """TF Serving called directly, and through the bare forwarder when one is running."""
     x = model.payload()
-    return [
+    found = [
         targets.tfserving_grpc(
             backend.grpc_endpoint, model.name, SIGNATURE_NAME, INPUT_NAME, OUTPUT_NAME, x
         ),
         targets.tfserving_rest(backend.rest_endpoint, model.name, x),
     ]
+    if forwarder is not None:
+        floor = targets.tfserving_grpc(
+            forwarder, model.name, SIGNATURE_NAME, INPUT_NAME, OUTPUT_NAME, x, name=FLOOR_TARGET
+        )
+        found.insert(1, floor)
+    return found
 
 
 def wrapper_targets(model: BenchModel, component: ComponentAddress) -> list[Target]:

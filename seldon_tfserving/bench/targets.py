@@ -117,7 +117,13 @@ def _grpc_call(
 
 
 def tfserving_grpc(
-    endpoint: str, model: str, signature: str, input_name: str, output: str, x: np.ndarray[Any, Any]
+    endpoint: str,
+    model: str,
+    signature: str,
+    input_name: str,
+    output: str,
+    x: np.ndarray[Any, Any],
+    name: str = "tfserving grpc",
 ) -> Target:
     """TF Serving's PredictionService.Predict with a TensorProto, as its own clients call it."""
     from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
@@ -129,7 +135,7 @@ def tfserving_grpc(
     request.model_spec.signature_name = signature
     request.inputs[input_name].CopyFrom(ndarray_to_tensor_proto(x))
     return Target(
-        "tfserving grpc",
+        name,
         "grpc",
         _grpc_call(
             endpoint,

@@ -9,11 +9,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from seldon_tfserving.bench.suite import FLOOR_TARGET as FLOOR
 from tests.servers import PROJECT_ROOT, VENV_BIN
 
 
 @pytest.mark.timeout(240)
-def test_bench_measures_the_direct_calls_and_writes_json_and_a_chart(tmp_path: Path) -> None:
+def test_bench_measures_the_direct_calls_and_the_hop_floor_and_writes_json_and_a_chart(
+    tmp_path: Path,
+) -> None:
     finished = subprocess.run(
         [
             str(VENV_BIN / "seldon-tfserving"),
@@ -40,15 +43,18 @@ def test_bench_measures_the_direct_calls_and_writes_json_and_a_chart(tmp_path: P
     assert finished.returncode == 0, finished.stderr[-2000:]
     document = json.loads((tmp_path / "results.json").read_text())
     cells = {(r["target"], r["concurrency"]): r for r in document["results"]}
-    assert set(cells) == {
-        (target, level) for target in ("tfserving grpc", "tfserving rest") for level in (1, 2)
-    }
-    for cell in cells.values():
+    direct = ("tfserving grpc", "tfserving rest")
+    assert set(cells) == {(target, level) for target in (*direct, FLOOR) for level in (1, 2)}
+    for (target, _), cell in cells.items():
         assert cell["errors"] == {}
         assert cell["stats"]["count"] > 0 and cell["requests_per_second"] > 0
         assert 0 < cell["stats"]["p50_ms"] <= cell["stats"]["p90_ms"] <= cell["stats"]["p99_ms"]
-        assert cell["ratio_to_direct"] == pytest.approx(1.0)
+        if target in direct:
+            assert cell["ratio_to_direct"] == pytest.approx(1.0)
+        else:  # a hop more than the direct gRPC call, through the bare Python forwarder
+            assert cell["ratio_to_direct"] > 0
     assert "| 1x4 | tfserving grpc | 1 |" in finished.stdout
-    assert "[1/4] 1x4 tfserving grpc c=1" in finished.stderr, "progress is shown on stderr"
+    assert f"| 1x4 | {FLOOR} | 1 |" in finished.stdout
+    assert "[1/6] 1x4 tfserving grpc c=1" in finished.stderr, "progress is shown on stderr"
     with Image.open(tmp_path / "results.png") as chart:
         assert chart.format == "PNG"
