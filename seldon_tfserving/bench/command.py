@@ -49,6 +49,11 @@ logger = logging.getLogger(__name__)
 #: (duration, warm-up) seconds per measurement: the full run, and --quick (under a minute).
 FULL_TIMING = (5.0, 1.0)
 QUICK_TIMING = (0.25, 0.05)
+#: Each measurement is taken in this many slices, interleaved with every other target's: on a
+#: shared machine whose speed drifts by tens of percent over minutes, every target then sees
+#: the same mix of good and bad moments, and the ratios between targets hold still.
+FULL_ROUNDS = 3
+QUICK_ROUNDS = 1
 #: A slow target's window is stretched until each client made this many calls, up to a limit
 #: (seconds; the full run's, and --quick's).
 MIN_CALLS_PER_CLIENT = 2
@@ -65,6 +70,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--duration", type=float, help="seconds measured per target and level")
     parser.add_argument("--warmup", type=float, help="seconds of unmeasured calls before each")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help=f"interleaved slices of each measurement (default {FULL_ROUNDS}; --quick: "
+        f"{QUICK_ROUNDS})",
+    )
     parser.add_argument(
         "--concurrency", type=int, nargs="+", default=[1, 8], help="closed-loop clients"
     )
@@ -89,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
     duration, warmup = QUICK_TIMING if args.quick else FULL_TIMING
     duration = args.duration if args.duration is not None else duration
     warmup = args.warmup if args.warmup is not None else warmup
+    rounds = args.rounds or (QUICK_ROUNDS if args.quick else FULL_ROUNDS)
     payloads = args.payloads or (QUICK_PAYLOADS if args.quick else PAYLOADS)
     models = tuple(m for m in BENCH_MODELS if m.payload_label in payloads)
     output: Path = args.output
@@ -97,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
     settings: dict[str, Any] = {
         "duration_s": duration,
         "warmup_s": warmup,
+        "rounds": rounds,
         "concurrency": list(args.concurrency),
         "payloads": [m.payload_label for m in models],
         "component_threads": args.component_threads,
@@ -104,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     }
     with tempfile.TemporaryDirectory(prefix="seldon-tfserving-bench-") as workdir:
         try:
-            measurements = _measure(models, args, Path(workdir), output, duration, warmup)
+            measurements = _measure(models, args, Path(workdir), output, duration, warmup, rounds)
         except StartFailed as error:
             print(f"bench: a process did not start: {error}", file=sys.stderr)
             return 1
@@ -135,6 +148,7 @@ def _measure(
     output: Path,
     duration: float,
     warmup: float,
+    rounds: int,
 ) -> list[Measurement]:
     began = time.monotonic()
     log_dir = output / "logs"
@@ -181,7 +195,7 @@ def _measure(
                 found = graph_targets(model, graphs[model.name], with_grpc=not args.quick)
                 plan += [(model, t) for t in found]
         max_window = QUICK_MAX_WINDOW_S if args.quick else max(3 * duration, MAX_WINDOW_S)
-        return _run_plan(plan, args.concurrency, duration, warmup, max_window)
+        return _run_plan(plan, args.concurrency, duration, warmup, max_window, rounds)
 
 
 def _run_plan(
@@ -190,37 +204,53 @@ def _run_plan(
     duration: float,
     warmup: float,
     max_window: float,
+    rounds: int = 1,
 ) -> list[Measurement]:
-    progress = ProgressBar(len(plan) * len(levels))
-    measurements = []
+    """Measure every (target, concurrency) in `rounds` interleaved slices of `duration /
+    rounds` seconds (each after `warmup / rounds` of warm-up), then pool each one's slices."""
+    cells = [(model, target, level) for model, target in plan for level in levels]
+    slices: list[list[LoadResult]] = [[] for _ in cells]
+    failed: dict[int, LoadResult] = {}
+    progress = ProgressBar(len(cells) * rounds)
     try:
-        for model, target in plan:
-            for level in levels:
-                progress.begin_step(f"{model.payload_label} {target.name} c={level}")
-                try:
-                    result = run_closed_loop(
-                        target.open_call,
-                        level,
-                        duration,
-                        warmup,
-                        on_tick=progress.update,
-                        min_samples=MIN_CALLS_PER_CLIENT * level,
-                        max_duration_s=max_window,
-                    )
-                except RuntimeError as error:
-                    logger.warning("%s at %s failed: %s", target.name, model.payload_label, error)
-                    cause = error.__cause__
-                    kind = cause.kind if isinstance(cause, CallFailed) else type(cause).__name__
-                    failed = LoadResult(level, 0.0, [], {f"no connection: {kind}": level})
-                    measurements.append(
-                        Measurement.of(target.name, target.protocol, model.payload_label, failed)
-                    )
-                    progress.end_step()
-                    continue
-                measurements.append(
-                    Measurement.of(target.name, target.protocol, model.payload_label, result)
-                )
+        for round_index in range(rounds):
+            for index, (model, target, level) in enumerate(cells):
+                suffix = f" (round {round_index + 1}/{rounds})" if rounds > 1 else ""
+                progress.begin_step(f"{model.payload_label} {target.name} c={level}{suffix}")
+                if index not in failed:
+                    try:
+                        slices[index].append(
+                            run_closed_loop(
+                                target.open_call,
+                                level,
+                                duration / rounds,
+                                warmup / rounds,
+                                on_tick=progress.update,
+                                min_samples=max(level, MIN_CALLS_PER_CLIENT * level // rounds),
+                                max_duration_s=max_window / rounds,
+                            )
+                        )
+                    except RuntimeError as error:
+                        logger.warning(
+                            "%s at %s failed: %s", target.name, model.payload_label, error
+                        )
+                        failed[index] = _no_connection(level, error)
                 progress.end_step()
     finally:
         progress.close()
-    return measurements
+    return [
+        Measurement.of(
+            target.name,
+            target.protocol,
+            model.payload_label,
+            failed[index] if index in failed else LoadResult.merged(slices[index]),
+        )
+        for index, (model, target, _) in enumerate(cells)
+    ]
+
+
+def _no_connection(level: int, error: RuntimeError) -> LoadResult:
+    """A target whose clients could not connect: no samples, every client an error."""
+    cause = error.__cause__
+    kind = cause.kind if isinstance(cause, CallFailed) else type(cause).__name__
+    return LoadResult(level, 0.0, [], {f"no connection: {kind}": level})

@@ -69,6 +69,22 @@ class LoadResult:
     def error_count(self) -> int:
         return sum(self.errors.values())
 
+    @classmethod
+    def merged(cls, slices: list[LoadResult]) -> LoadResult:
+        """One result from several windows of the same target and concurrency: their samples
+        pooled, their errors summed, their measured time added."""
+        if not slices or len({s.concurrency for s in slices}) != 1:
+            raise ValueError("merge one or more results of the same concurrency")
+        errors: Counter[str] = Counter()
+        for part in slices:
+            errors.update(part.errors)
+        return cls(
+            slices[0].concurrency,
+            sum(s.elapsed_s for s in slices),
+            [latency for s in slices for latency in s.latencies_s],
+            dict(errors),
+        )
+
 
 def _error_kind(error: Exception) -> str:
     return error.kind if isinstance(error, CallFailed) else type(error).__name__

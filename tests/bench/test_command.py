@@ -32,6 +32,8 @@ def test_bench_measures_the_direct_calls_and_the_hop_floor_and_writes_json_and_a
             "0.3",
             "--warmup",
             "0.1",
+            "--rounds",
+            "2",
             "--output",
             str(tmp_path),
         ],
@@ -55,6 +57,8 @@ def test_bench_measures_the_direct_calls_and_the_hop_floor_and_writes_json_and_a
             assert cell["ratio_to_direct"] > 0
     assert "| 1x4 | tfserving grpc | 1 |" in finished.stdout
     assert f"| 1x4 | {FLOOR} | 1 |" in finished.stdout
-    assert "[1/6] 1x4 tfserving grpc c=1" in finished.stderr, "progress is shown on stderr"
+    assert "[1/12] 1x4 tfserving grpc c=1 (round 1/2)" in finished.stderr, "progress on stderr"
+    assert "[7/12] 1x4 tfserving grpc c=1 (round 2/2)" in finished.stderr, "rounds interleave"
+    assert document["settings"]["rounds"] == 2
     with Image.open(tmp_path / "results.png") as chart:
         assert chart.format == "PNG"

@@ -10,7 +10,13 @@ import time
 
 import pytest
 
-from seldon_tfserving.bench.harness import Call, CallFailed, LatencyStats, run_closed_loop
+from seldon_tfserving.bench.harness import (
+    Call,
+    CallFailed,
+    LatencyStats,
+    LoadResult,
+    run_closed_loop,
+)
 from seldon_tfserving.bench.progress import ProgressBar
 
 
@@ -150,3 +156,22 @@ def test_a_slow_target_is_measured_until_it_has_enough_samples_but_not_forever()
         slower.open_call, 1, duration_s=0.05, min_samples=1000, max_duration_s=0.5
     )
     assert bounded.elapsed_s < 1.0, "max_duration_s ends the window whatever the count"
+
+
+def test_slices_of_one_measurement_pool_their_samples_errors_and_time() -> None:
+    first = LoadResult(4, 1.0, [0.010, 0.030], {"http 503": 1})
+    second = LoadResult(4, 2.0, [0.020], {"http 503": 2, "grpc UNAVAILABLE": 1})
+    pooled = LoadResult.merged([first, second])
+    assert pooled.concurrency == 4
+    assert pooled.elapsed_s == pytest.approx(3.0)
+    assert sorted(pooled.latencies_s) == [0.010, 0.020, 0.030]
+    assert pooled.errors == {"http 503": 3, "grpc UNAVAILABLE": 1}
+    assert pooled.requests_per_second == pytest.approx(1.0)
+    assert pooled.stats.p50_ms == pytest.approx(20.0)
+
+
+def test_only_slices_of_one_concurrency_pool() -> None:
+    with pytest.raises(ValueError):
+        LoadResult.merged([LoadResult(1, 1.0, [0.01]), LoadResult(8, 1.0, [0.01])])
+    with pytest.raises(ValueError):
+        LoadResult.merged([])
