@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import threading
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ from tensorflow_serving.apis import predict_pb2
 
 from seldon_tfserving.codec.tensor_proto import ndarray_to_tensor_proto, tensor_proto_to_ndarray
 from tests.model.calls import SELDON_TRANSPORTS, grpc_predict_status, seldon_predict, tags_of
-from tests.model.conftest import ServeModels
+from tests.model.conftest import ServeModels, seldon_parameters
 from tests.servers import Backend, Microservice, scrape_settled, scrape_until
 
 X = np.array([[1.0], [2.0], [5.0]])
@@ -76,6 +77,30 @@ def test_tf_call_latency_reaches_seldons_prometheus_metrics(half_plus_two: Micro
     seldon_predict(half_plus_two, "grpc", data=X, payload_type="ndarray")
     after = scrape_until(url, lambda text: _latency_count(text) >= before + 2)
     assert _latency_count(after) >= before + 2
+
+
+def test_metrics_kept_out_of_answers_still_reach_prometheus(
+    microservice_factory: Callable[..., Microservice], backend: Backend
+) -> None:
+    """Seldon's INCLUDE_METRICS_IN_CLIENT_RESPONSE=false, honoured by our gRPC Predict too."""
+    service = microservice_factory(
+        "seldon_tfserving.TfServingModel",
+        parameters=seldon_parameters(
+            model_name="half_plus_two",
+            grpc_endpoint=backend.grpc_endpoint,
+            rest_endpoint=backend.rest_endpoint,
+        ),
+        env={"INCLUDE_METRICS_IN_CLIENT_RESPONSE": "false"},
+    )
+    for transport in SELDON_TRANSPORTS:
+        answer = seldon_predict(
+            service, transport, data=X.astype(np.float32), payload_type="tftensor"
+        )
+        assert "metrics" not in json_format.MessageToDict(answer.meta), transport
+        assert tags_of(answer)["tfserving_model"] == "half_plus_two", transport
+    url = f"http://127.0.0.1:{service.metrics_port}/metrics"
+    counted = scrape_until(url, lambda text: _latency_count(text) >= len(SELDON_TRANSPORTS))
+    assert _latency_count(counted) == len(SELDON_TRANSPORTS)
 
 
 @pytest.mark.parametrize("transport", SELDON_TRANSPORTS)
