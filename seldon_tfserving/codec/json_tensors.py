@@ -38,14 +38,22 @@ JSON_NUMPY_DTYPES: dict[int, np.dtype[Any]] = {
 
 _FLOAT_TYPES = frozenset({types_pb2.DT_FLOAT, types_pb2.DT_DOUBLE})
 _B64_KEY = "b64"
-#: Python type of a parsed JSON value -> a short kind, so numpy can compare kinds elementwise.
-_KINDS: dict[type, str] = {int: "int", float: "float", bool: "bool", str: "str", list: "list"}
-_kind_ufunc = np.frompyfunc(lambda value: _KINDS.get(type(value), "other"), 1, 1)
+#: `type` as a ufunc: the exact Python type of every leaf (bool is not int here), in C.
+_type_ufunc = np.frompyfunc(type, 1, 1)
 
 
 def _kind_of(leaves: Array) -> Array:
-    """The JSON kind of every leaf, as an array even for a 0-d input."""
-    return np.asarray(_kind_ufunc(leaves), dtype=object)
+    """The exact Python type of every parsed JSON leaf (int, float, bool, str, list, ...), as
+    an object array even for a 0-d input, for elementwise comparison with a type."""
+    return np.asarray(_type_ufunc(leaves), dtype=object)
+
+
+def _of_type(kinds: Array, *types: type) -> Array:
+    """Elementwise: is the leaf's type one of `types` (kinds from `_kind_of`)."""
+    found = np.zeros(kinds.shape, dtype=np.bool_)
+    for wanted in types:
+        found |= np.equal(kinds, np.array(wanted, dtype=object))
+    return found
 
 
 def tf_type_name(dtype: int) -> str:
@@ -188,7 +196,7 @@ def _leaves(value: Any, shape: tuple[int, ...]) -> Array:
     if leaves is None or leaves.shape != shape:
         _raise_ragged(value, shape)
     if leaves.size:
-        nested = _kind_of(leaves) == "list"
+        nested = _of_type(_kind_of(leaves), list)
         if nested.any():
             _raise_ragged(value, shape)
     return leaves
@@ -237,11 +245,11 @@ def _numbers(leaves: Array, dtype: int, literals: TextLiterals) -> Array:
     """Check every leaf's JSON type against `dtype`, then convert all at once."""
     kinds = _kind_of(leaves)
     if dtype == types_pb2.DT_BOOL:
-        good = kinds == "bool"
+        good = _of_type(kinds, bool)
     elif dtype in _FLOAT_TYPES:
-        good = (kinds == "float") | (kinds == "int")
+        good = _of_type(kinds, float, int)
     else:
-        good = kinds == "int"
+        good = _of_type(kinds, int)
     if not good.all():
         raise _first_bad(leaves, good, dtype)
     if dtype == types_pb2.DT_BOOL:
