@@ -56,3 +56,19 @@ def signature_name(doc: Mapping[str, Any]) -> str:
             "be a string value."
         )
     return name
+
+
+def whole_doubles_as_ints(value: Any) -> Any:
+    """`value` with every whole-valued float written as an int, at any depth.
+
+    For a body that went through a protobuf Struct (Seldon's jsonData) on its way to TF
+    Serving's own REST face, which refuses `1.0` for an integer tensor; decoding such a body
+    here needs no rewrite (`TextLiterals.numbers_as_doubles`).
+    """
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and abs(value) < 2**63 else value
+    if isinstance(value, list):
+        return [whole_doubles_as_ints(item) for item in value]
+    if isinstance(value, dict):
+        return {key: whole_doubles_as_ints(item) for key, item in value.items()}
+    return value

@@ -37,6 +37,11 @@ JSON_NUMPY_DTYPES: dict[int, np.dtype[Any]] = {
 }
 
 _FLOAT_TYPES = frozenset({types_pb2.DT_FLOAT, types_pb2.DT_DOUBLE})
+_INTEGER_TYPES = frozenset(
+    dtype
+    for dtype in JSON_NUMPY_DTYPES
+    if dtype not in _FLOAT_TYPES and dtype not in (types_pb2.DT_BOOL, types_pb2.DT_STRING)
+)
 _B64_KEY = "b64"
 #: `type` as a ufunc: the exact Python type of every leaf (bool is not int here), in C.
 _type_ufunc = np.frompyfunc(type, 1, 1)
@@ -121,10 +126,16 @@ class TextLiterals:
     Without `true`/`false`, numeric tensors need no per-value type check; without `Infinity`,
     an infinite double can only come from a number too big for a double, which TF Serving's
     parser refuses (Python's would silently make it infinite).
+
+    `numbers_as_doubles` says the JSON went through a carrier that keeps every number as a
+    double (a protobuf Struct: Seldon's jsonData, and Seldon's own client writes `1.0` for `1`
+    even over REST); a whole-valued number then stands for the integer it was, so an integer
+    tensor takes `1.0`, which TF Serving's own JSON refuses.
     """
 
     bools: bool = True
     infinities: bool = True
+    numbers_as_doubles: bool = False
 
     @classmethod
     def of(cls, text: str) -> TextLiterals:
@@ -132,6 +143,8 @@ class TextLiterals:
 
 
 ANY_LITERALS = TextLiterals()
+#: What is known of a body Seldon has already parsed (jsonData): anything, and numbers as doubles.
+PARSED_JSON_DATA = TextLiterals(numbers_as_doubles=True)
 
 
 def json_to_array(value: Any, dtype: int, *, literals: TextLiterals = ANY_LITERALS) -> Array:
@@ -184,7 +197,18 @@ def _numeric_fast_path(
         return array
     if kind in "iu" and dtype not in _FLOAT_TYPES and dtype != types_pb2.DT_BOOL:
         return _checked_integers(array, dtype)
+    if kind == "f" and literals.numbers_as_doubles and dtype in _INTEGER_TYPES:
+        if not _whole(array).all():
+            return None  # the slow path names the first fraction
+        return _checked_integers(array.astype(np.int64), dtype)
     return None
+
+
+def _whole(doubles: Array) -> Array:
+    """Elementwise: a finite whole number that an int64 holds."""
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(doubles) & (np.mod(doubles, 1) == 0) & (np.abs(doubles) < 2.0**63)
+    return np.asarray(whole, dtype=np.bool_)
 
 
 def _leaves(value: Any, shape: tuple[int, ...]) -> Array:
@@ -250,6 +274,9 @@ def _numbers(leaves: Array, dtype: int, literals: TextLiterals) -> Array:
         good = _of_type(kinds, float, int)
     else:
         good = _of_type(kinds, int)
+        if literals.numbers_as_doubles:
+            leaves = _whole_doubles_as_ints(leaves, kinds)
+            good |= _of_type(_kind_of(leaves), int)
     if not good.all():
         raise _first_bad(leaves, good, dtype)
     if dtype == types_pb2.DT_BOOL:
@@ -265,6 +292,19 @@ def _numbers(leaves: Array, dtype: int, literals: TextLiterals) -> Array:
     low, high = int(leaves.min()), int(leaves.max())
     _check_range(low, high, dtype, leaves)
     return leaves.astype(JSON_NUMPY_DTYPES[dtype])
+
+
+def _whole_doubles_as_ints(leaves: Array, kinds: Array) -> Array:
+    """`leaves` with each whole-valued float leaf replaced by its int (others left to fail)."""
+    floats = _of_type(kinds, float)
+    if not floats.any():
+        return leaves
+    converted = leaves.copy()
+    doubles = leaves[floats].astype(np.float64)
+    whole = _whole(doubles)
+    positions = np.flatnonzero(floats.reshape(-1))[whole]
+    converted.reshape(-1)[positions] = [int(value) for value in doubles[whole]]
+    return converted
 
 
 def _checked_integers(array: Array, dtype: int) -> Array:

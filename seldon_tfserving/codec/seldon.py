@@ -77,7 +77,7 @@ def _read_proto(message: Any) -> SeldonRequest:
             return SeldonRequest("ndarray", value, names, **common)
         raise InvalidInput("data holds no ndarray, tensor or tftensor")
     if oneof == "jsonData":
-        body = _integral_numbers_as_ints(json_format.MessageToDict(message.jsonData))
+        body = json_format.MessageToDict(message.jsonData)
         return SeldonRequest("jsonData", body, **common)
     if oneof == "strData":
         return SeldonRequest("strData", message.strData, **common)
@@ -121,7 +121,7 @@ def _read_json(message: Mapping[str, Any]) -> SeldonRequest:
     if "jsonData" in message:
         if not isinstance(message["jsonData"], Mapping):
             raise InvalidInput("jsonData must be a JSON object holding a TF Serving predict body")
-        return SeldonRequest("jsonData", _integral_numbers_as_ints(message["jsonData"]), **common)
+        return SeldonRequest("jsonData", message["jsonData"], **common)
     if "strData" in message:
         return SeldonRequest("strData", str(message["strData"]), **common)
     if "binData" in message:
@@ -133,22 +133,6 @@ def _read_json(message: Mapping[str, Any]) -> SeldonRequest:
     if "customData" in message:
         raise InvalidInput("customData is only accepted over gRPC")
     raise InvalidInput("the request carries none of data, jsonData, strData, binData")
-
-
-def _integral_numbers_as_ints(value: Any) -> Any:
-    """A protobuf Struct holds every number as a double; give whole numbers back as ints.
-
-    TF Serving's JSON refuses `1.0` for an integer tensor but takes `1` for a float one.
-    Seldon's own client (and anything passing jsonData through a Struct, over gRPC or REST)
-    writes `1.0` for `1`, so whole numbers are read as the integers they were.
-    """
-    if isinstance(value, float):
-        return int(value) if value.is_integer() and abs(value) < 2**63 else value
-    if isinstance(value, list):
-        return [_integral_numbers_as_ints(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _integral_numbers_as_ints(item) for key, item in value.items()}
-    return value
 
 
 def _parse_tftensor(value: Any) -> TensorProto:

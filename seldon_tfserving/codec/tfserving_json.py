@@ -18,7 +18,7 @@ from tensorflow.core.framework import types_pb2
 
 from seldon_tfserving.codec.json_document import JsonDocument, parse_document, signature_name
 from seldon_tfserving.codec.json_tensors import (
-    ANY_LITERALS,
+    PARSED_JSON_DATA,
     Array,
     TextLiterals,
     debug_json,
@@ -49,7 +49,7 @@ def decode_predict_request(
     A body already parsed (Seldon's jsonData) is taken as it is rather than re-encoded.
     """
     if isinstance(body, Mapping):
-        doc = JsonDocument(dict(body), ANY_LITERALS)
+        doc = JsonDocument(dict(body), PARSED_JSON_DATA)
     else:
         doc = parse_document(body)
     signature = signature_name(doc.body)

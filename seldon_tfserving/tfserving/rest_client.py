@@ -20,6 +20,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from tensorflow.core.framework.tensor_pb2 import TensorProto
 
+from seldon_tfserving.codec.json_document import whole_doubles_as_ints
 from seldon_tfserving.codec.tensor_proto import dtype_name
 from seldon_tfserving.codec.tensors import as_ndarray
 from seldon_tfserving.codec.tfserving_json import decode_predict_response, encode_predict_request
@@ -193,11 +194,12 @@ class TfServingRestClient(TfServingClient):
     ) -> JsonAnswer:
         """The body goes to TF Serving as the caller wrote it; TF's JSON comes back as is.
 
-        Only a missing `signature_name` is filled in, when the configured one is not TF's default.
+        Only a missing `signature_name` is filled in, when the configured one is not TF's default,
+        and whole numbers a Struct turned into doubles are written as the integers they were.
         """
         if "signature_name" not in body and signature.name != "serving_default":
             body = {**body, "signature_name": signature.name}
-        encoded = json.dumps(dict(body)).encode("utf-8")
+        encoded = json.dumps(whole_doubles_as_ints(dict(body))).encode("utf-8")
         started = time.perf_counter()
         content = self._request("POST", model_path(target) + ":predict", "Predict", encoded)
         return JsonAnswer(_json_object(content), target.version, elapsed_ms(started))

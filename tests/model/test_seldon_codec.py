@@ -17,6 +17,7 @@ from seldon_core.utils import json_to_seldon_message
 from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import model_pb2, predict_pb2
 
+from seldon_tfserving.codec.json_document import whole_doubles_as_ints
 from seldon_tfserving.codec.seldon import (
     SeldonRequest,
     build_response,
@@ -33,6 +34,7 @@ from seldon_tfserving.codec.seldon_inputs import (
     typed_array,
 )
 from seldon_tfserving.codec.tensor_proto import ndarray_to_tensor_proto, tensor_proto_to_ndarray
+from seldon_tfserving.codec.tfserving_json import decode_predict_request
 from seldon_tfserving.errors import InvalidInput
 
 META = {"tags": {"tfserving_model": "m"}, "metrics": [{"type": "TIMER", "key": "t", "value": 1.0}]}
@@ -100,7 +102,7 @@ def test_tftensor_over_rest_is_parsed_once_into_a_tensor_proto() -> None:
 
 
 def test_json_str_and_bin_data() -> None:
-    assert read_request({"jsonData": {"instances": [1.0, 0.5]}}).value == {"instances": [1, 0.5]}
+    assert read_request({"jsonData": {"instances": [1.0, 0.5]}}).value == {"instances": [1.0, 0.5]}
     assert read_request({"strData": "hi"}).value == "hi"
     raw = b"\x00\xffbytes"
     assert read_request({"binData": base64.b64encode(raw).decode()}).value == raw
@@ -108,8 +110,40 @@ def test_json_str_and_bin_data() -> None:
     assert read_request(prediction_pb2.SeldonMessage(strData="hi")).kind == "strData"
     message = json_to_seldon_message({"jsonData": {"inputs": {"x": [1.0, 2.5]}, "n": "s"}})
     body = read_request(message).value
-    assert body == {"inputs": {"x": [1, 2.5]}, "n": "s"}
-    assert isinstance(body["inputs"]["x"][0], int)  # a Struct's 1.0 was the JSON 1
+    assert body == {"inputs": {"x": [1.0, 2.5]}, "n": "s"}  # read as it came: decoded later
+
+
+def _int64_inputs(body: dict[str, Any]) -> Any:
+    return decode_predict_request(body, lambda signature: {"x": types_pb2.DT_INT64}).inputs["x"]
+
+
+def test_json_data_whole_doubles_feed_integer_tensors() -> None:
+    """A Struct (Seldon's jsonData, and Seldon's client even over REST) writes 1 as 1.0."""
+    for numbers in ([1.0, 2.0], [1.0, 2], [[3.0], [4]]):
+        decoded = _int64_inputs({"instances": numbers})
+        assert decoded.dtype == np.int64
+        np.testing.assert_array_equal(decoded, np.array(numbers, dtype=np.int64))
+    big = _int64_inputs({"instances": [2.0**62]})
+    assert int(big[0]) == 2**62
+
+
+@pytest.mark.parametrize(
+    ("numbers", "says"),
+    [([1.5, 2.0], "1.5"), ([1.0, True], "true"), ([float(2**70)], "out of range|1.18")],
+)
+def test_json_data_fractions_and_bools_still_fail_integer_tensors(
+    numbers: list[Any], says: str
+) -> None:
+    with pytest.raises(InvalidInput, match=says):
+        _int64_inputs({"instances": numbers})
+
+
+def test_whole_doubles_are_written_as_ints_for_tf_servings_own_rest_face() -> None:
+    body = {"instances": [{"x": [1.0, 2.5]}], "n": 3.0, "s": "1.0", "b": True}
+    written = whole_doubles_as_ints(body)
+    assert written == {"instances": [{"x": [1, 2.5]}], "n": 3, "s": "1.0", "b": True}
+    assert isinstance(written["n"], int) and isinstance(written["instances"][0]["x"][0], int)
+    assert written["b"] is True
 
 
 @pytest.mark.parametrize(
