@@ -7,7 +7,8 @@ subclass that aborts with the error's own gRPC code. Both use `errors.py` for th
 
 The same servicer subclass, and Seldon's REST app factory, are handed Seldon's metrics object
 behind `metrics_batching.BatchedSeldonMetrics`, so recording a request's metrics costs no
-round trip to Seldon's metrics manager process while the client waits.
+round trip to Seldon's metrics manager process while the client waits; Seldon's REST app also
+parses request bodies with `fast_json`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import grpc
 from flask import Blueprint, Response, jsonify
 
 from seldon_tfserving.errors import InvalidInput, ServingError
+from seldon_tfserving.fast_json import FastJsonProvider
 from seldon_tfserving.metrics_batching import batched
 
 logger = logging.getLogger(__name__)
@@ -115,8 +117,9 @@ def _with_batched_metrics(init: Callable[..., None]) -> Callable[..., None]:
 
 
 def install_seldon_hooks() -> None:
-    """Make Seldon's gRPC servicer answer our errors with their own status code, and let its
-    gRPC servicer and REST app record metrics through a batching front (idempotent)."""
+    """Make Seldon's gRPC servicer answer our errors with their own status code, let its gRPC
+    servicer and REST app record metrics through a batching front, and let its REST app parse
+    bodies with `fast_json` (idempotent)."""
     with _install_lock:
         from seldon_core import wrapper
 
@@ -135,10 +138,12 @@ def install_seldon_hooks() -> None:
         make_rest_app = wrapper.get_rest_microservice
 
         @functools.wraps(make_rest_app)
-        def rest_app_with_batched_metrics(user_model: Any, seldon_metrics: Any) -> Any:
-            return make_rest_app(user_model, batched(seldon_metrics))
+        def rest_app_with_our_hooks(user_model: Any, seldon_metrics: Any) -> Any:
+            app = make_rest_app(user_model, batched(seldon_metrics))
+            app.json = FastJsonProvider(app)
+            return app
 
-        wrapper.get_rest_microservice = rest_app_with_batched_metrics
+        wrapper.get_rest_microservice = rest_app_with_our_hooks
 
 
 class SeldonComponent:

@@ -14,6 +14,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 from seldon_core.proto import prediction_pb2
 
+from seldon_tfserving import fast_json
 from seldon_tfserving.errors import InvalidInput
 from seldon_tfserving.gateway.json_meta import rewrite_meta
 
@@ -70,7 +71,7 @@ class Payload:
                 self._parsed = json_format.MessageToDict(self._proto)
             else:
                 try:
-                    self._parsed = json.loads(self._json)
+                    self._parsed = fast_json.loads(self._json)
                 except (UnicodeDecodeError, json.JSONDecodeError) as error:
                     raise InvalidInput(f"request body is not valid JSON: {error}") from error
         return self._parsed
