@@ -15,6 +15,12 @@ from seldon_tfserving.metrics_batching import BatchedSeldonMetrics, batched
 
 TIMER = {"type": "TIMER", "key": "tfserving_request_duration", "value": 3.0}
 
+# Seldon's store is a multiprocessing Manager (a fork), and these tests fork as Seldon does,
+# in a test process that runs other tests' flusher threads: Python warns about exactly that.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:This process .* is multi-threaded:DeprecationWarning"
+)
+
 
 class RecordingMetrics:
     """Stands in for Seldon's store: remembers each `update` call it gets."""
