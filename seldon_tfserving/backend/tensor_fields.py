@@ -12,27 +12,13 @@ import numpy as np
 from tensorflow.core.framework import types_pb2
 from tensorflow.core.framework.tensor_pb2 import TensorProto
 
-from seldon_tfserving.codec.tensor_proto import NUMPY_FOR_DTYPE, dtype_name, shape_proto
+from seldon_tfserving.codec.tensor_proto import (
+    NUMPY_FOR_DTYPE,
+    VALUE_FIELD,
+    dtype_name,
+    shape_proto,
+)
 from seldon_tfserving.errors import InvalidInput
-
-#: DataType -> the repeated field AsProtoField fills.
-_FIELD: dict[int, str] = {
-    types_pb2.DT_FLOAT: "float_val",
-    types_pb2.DT_DOUBLE: "double_val",
-    types_pb2.DT_INT32: "int_val",
-    types_pb2.DT_INT16: "int_val",
-    types_pb2.DT_INT8: "int_val",
-    types_pb2.DT_UINT8: "int_val",
-    types_pb2.DT_UINT16: "int_val",
-    types_pb2.DT_INT64: "int64_val",
-    types_pb2.DT_UINT32: "uint32_val",
-    types_pb2.DT_UINT64: "uint64_val",
-    types_pb2.DT_BOOL: "bool_val",
-    types_pb2.DT_STRING: "string_val",
-    types_pb2.DT_HALF: "half_val",
-    types_pb2.DT_COMPLEX64: "scomplex_val",
-    types_pb2.DT_COMPLEX128: "dcomplex_val",
-}
 
 
 def _as_bytes(value: Any) -> bytes:
@@ -41,7 +27,7 @@ def _as_bytes(value: Any) -> bytes:
 
 def ndarray_to_proto_fields(array: np.ndarray[Any, Any], dtype: int) -> TensorProto:
     """A TensorProto of `array` as `dtype`, values in the typed field TF Serving uses."""
-    field = _FIELD.get(dtype)
+    field = VALUE_FIELD.get(dtype)
     if field is None:
         raise InvalidInput(f"cannot write a {dtype_name(dtype)} tensor")
     proto = TensorProto(dtype=dtype, tensor_shape=shape_proto(array.shape))

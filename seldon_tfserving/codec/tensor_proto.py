@@ -39,8 +39,9 @@ DTYPE_FOR_NUMPY: dict[np.dtype[Any], int] = {
     dtype: enum for enum, dtype in NUMPY_FOR_DTYPE.items() if enum != types_pb2.DT_STRING
 }
 
-#: The repeated field that carries each dtype's values when `tensor_content` is empty.
-_VALUE_FIELD: dict[int, str] = {
+#: The repeated field that carries each dtype's values when `tensor_content` is empty (and
+#: the one TF Serving's Predict fills, `Tensor::AsProtoField`).
+VALUE_FIELD: dict[int, str] = {
     types_pb2.DT_FLOAT: "float_val",
     types_pb2.DT_DOUBLE: "double_val",
     types_pb2.DT_HALF: "half_val",
@@ -144,7 +145,7 @@ def tensor_proto_to_ndarray(proto: TensorProto) -> np.ndarray[Any, Any]:
                 f"{dtype_name(proto.dtype)} needs {expected}"
             )
         return np.frombuffer(proto.tensor_content, dtype=np_dtype.newbyteorder("<")).reshape(shape)
-    raw = getattr(proto, _VALUE_FIELD[proto.dtype])
+    raw = getattr(proto, VALUE_FIELD[proto.dtype])
     if proto.dtype == types_pb2.DT_HALF:
         values = np.asarray(raw, dtype=np.uint16).view(np.float16)
     elif proto.dtype in (types_pb2.DT_COMPLEX64, types_pb2.DT_COMPLEX128):
