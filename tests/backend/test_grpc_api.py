@@ -127,27 +127,22 @@ def test_counter_signatures_in_predict_impl_test_order(prediction: Any) -> None:
         assert value.shape == () and value.dtype == np.float32
         return float(value)
 
-    reset = prediction.Predict(predict_request("counter", {}, "reset_counter"), timeout=30)
-    expected = predict_pb2.PredictResponse()
-    expected.model_spec.name = "counter"
-    expected.model_spec.version.value = 123
-    expected.model_spec.signature_name = "reset_counter"
-    expected.outputs["output"].dtype = types_pb2.DT_FLOAT
-    expected.outputs["output"].tensor_shape.SetInParent()
-    expected.outputs["output"].float_val.append(0)
-    assert reset == expected  # predict_impl_test.cc's expected proto, field for field
+    def assert_reset_answers_predict_impl_tests_proto() -> None:
+        reset = prediction.Predict(predict_request("counter", {}, "reset_counter"), timeout=30)
+        expected = predict_pb2.PredictResponse()
+        expected.model_spec.name = "counter"
+        expected.model_spec.version.value = 123
+        expected.model_spec.signature_name = "reset_counter"
+        expected.outputs["output"].dtype = types_pb2.DT_FLOAT
+        expected.outputs["output"].tensor_shape.SetInParent()
+        expected.outputs["output"].float_val.append(0)
+        assert reset == expected  # predict_impl_test.cc's expected proto, field for field
+
+    assert_reset_answers_predict_impl_tests_proto()
     assert call("reset_counter") == 0
     assert call("get_counter") == 0
     assert call("incr_counter") == 1
-    reset = prediction.Predict(predict_request("counter", {}, "reset_counter"), timeout=30)
-    expected = predict_pb2.PredictResponse()
-    expected.model_spec.name = "counter"
-    expected.model_spec.version.value = 123
-    expected.model_spec.signature_name = "reset_counter"
-    expected.outputs["output"].dtype = types_pb2.DT_FLOAT
-    expected.outputs["output"].tensor_shape.SetInParent()
-    expected.outputs["output"].float_val.append(0)
-    assert reset == expected  # predict_impl_test.cc's expected proto, field for field
+    assert_reset_answers_predict_impl_tests_proto()
     assert call("reset_counter") == 0
     assert call("incr_counter") == 1
     assert call("incr_counter_by", delta=np.array(3.0, dtype=np.float32)) == 4
