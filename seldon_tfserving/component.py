@@ -75,17 +75,17 @@ def _predict_raw_first(seldon_predict: Callable[..., Any]) -> Callable[..., Any]
     Seldon reads a raw answer's metrics by printing the whole Meta to JSON and parsing it back
     (pure Python, about as long as the rest of our handler); this reads the Metric protos
     directly, then does what Seldon does with them. Anything else goes to Seldon's own path.
+    Called when the hooks are installed, so seldon-core is imported then, not per request.
     """
+    from seldon_core import seldon_methods
+    from seldon_core.metrics import PREDICT_METRIC_METHOD_TAG
+    from seldon_core.proto import prediction_pb2
+    from seldon_core.user_model import SeldonNotImplementedError
+
+    from seldon_tfserving.codec.seldon_meta import metrics_of
 
     @functools.wraps(seldon_predict)
     def predict(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
-        from seldon_core import seldon_methods
-        from seldon_core.metrics import PREDICT_METRIC_METHOD_TAG
-        from seldon_core.proto import prediction_pb2
-        from seldon_core.user_model import SeldonNotImplementedError
-
-        from seldon_tfserving.codec.seldon_meta import metrics_of
-
         model = self.user_model
         if not hasattr(model, "predict_raw") or hasattr(model, "predict_grpc"):
             return seldon_predict(self, request, context)
