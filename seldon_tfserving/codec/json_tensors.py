@@ -37,11 +37,6 @@ JSON_NUMPY_DTYPES: dict[int, np.dtype[Any]] = {
 }
 
 _FLOAT_TYPES = frozenset({types_pb2.DT_FLOAT, types_pb2.DT_DOUBLE})
-_INTEGER_TYPES = frozenset(
-    dtype
-    for dtype in JSON_NUMPY_DTYPES
-    if dtype not in _FLOAT_TYPES and dtype not in (types_pb2.DT_BOOL, types_pb2.DT_STRING)
-)
 _B64_KEY = "b64"
 #: `type` as a ufunc: the exact Python type of every leaf (bool is not int here), in C.
 _type_ufunc = np.frompyfunc(type, 1, 1)
@@ -197,10 +192,6 @@ def _numeric_fast_path(
         return array
     if kind in "iu" and dtype not in _FLOAT_TYPES and dtype != types_pb2.DT_BOOL:
         return _checked_integers(array, dtype)
-    if kind == "f" and literals.numbers_as_doubles and dtype in _INTEGER_TYPES:
-        if not _whole(array).all():
-            return None  # the slow path names the first fraction
-        return _checked_integers(array.astype(np.int64), dtype)
     return None
 
 
@@ -275,8 +266,8 @@ def _numbers(leaves: Array, dtype: int, literals: TextLiterals) -> Array:
     else:
         good = _of_type(kinds, int)
         if literals.numbers_as_doubles:
-            leaves = _whole_doubles_as_ints(leaves, kinds)
-            good |= _of_type(_kind_of(leaves), int)
+            leaves, converted = _whole_doubles_as_ints(leaves, kinds)
+            good |= converted
     if not good.all():
         raise _first_bad(leaves, good, dtype)
     if dtype == types_pb2.DT_BOOL:
@@ -294,17 +285,19 @@ def _numbers(leaves: Array, dtype: int, literals: TextLiterals) -> Array:
     return leaves.astype(JSON_NUMPY_DTYPES[dtype])
 
 
-def _whole_doubles_as_ints(leaves: Array, kinds: Array) -> Array:
-    """`leaves` with each whole-valued float leaf replaced by its int (others left to fail)."""
+def _whole_doubles_as_ints(leaves: Array, kinds: Array) -> tuple[Array, Array]:
+    """`leaves` with each whole-valued float leaf replaced by its int (others left to fail),
+    and where those replacements are."""
     floats = _of_type(kinds, float)
     if not floats.any():
-        return leaves
-    converted = leaves.copy()
+        return leaves, floats
     doubles = leaves[floats].astype(np.float64)
     whole = _whole(doubles)
-    positions = np.flatnonzero(floats.reshape(-1))[whole]
-    converted.reshape(-1)[positions] = [int(value) for value in doubles[whole]]
-    return converted
+    replaced = np.zeros(leaves.shape, dtype=np.bool_)
+    replaced[floats] = whole
+    ints = leaves.copy()
+    ints[replaced] = [int(value) for value in doubles[whole]]
+    return ints, replaced
 
 
 def _checked_integers(array: Array, dtype: int) -> Array:
