@@ -22,11 +22,10 @@ from seldon_tfserving.bench.stack import (
     BenchStack,
     ComponentAddress,
     ComponentSpec,
-    free_port,
-    port_open,
 )
 from seldon_tfserving.bench.suite import GraphEntry
 from seldon_tfserving.gateway.endpoints import endpoint_key
+from seldon_tfserving.ports import free_port, port_open
 
 NAMESPACE = "bench"
 PREDICTOR = "default"

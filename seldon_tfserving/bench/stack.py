@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from types import TracebackType
 
 import requests
 
+from seldon_tfserving.ports import free_port, port_open
+
 logger = logging.getLogger(__name__)
 
 #: Seconds a process may take to answer after it starts (TensorFlow imports are slow on 2 cores).
@@ -31,20 +32,6 @@ LOOPBACK = "127.0.0.1"
 
 class StartFailed(RuntimeError):
     """A bench process exited or did not answer in time; the message has its log's tail."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
-
-
-def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection((LOOPBACK, port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 def _program(name: str) -> str:

@@ -8,7 +8,6 @@ reported and the gateway marks the graph nodes it served as down, so they answer
 from __future__ import annotations
 
 import logging
-import socket
 import tempfile
 import threading
 import time
@@ -19,6 +18,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from seldon_tfserving.deploy.model import load_documents
+from seldon_tfserving.ports import free_port, port_is_free
 from seldon_tfserving.runner.errors import StartupError
 from seldon_tfserving.runner.plan import RunPlan, find_programs, plan_run
 from seldon_tfserving.runner.processes import Child, Supervisor
@@ -36,24 +36,6 @@ POLL_INTERVAL_S = 0.2
 #: Ports are chosen free, then bound by the child a moment later; another process may win.
 START_RETRIES = 1
 PORT_TAKEN_SIGNS = ("address already in use", "failed to bind", "errno 98", "connection in use")
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nothing listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def port_is_free(host: str, port: int) -> bool:
-    """Whether a listener could bind `host:port` now (checked before anything starts)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 @dataclass(frozen=True)

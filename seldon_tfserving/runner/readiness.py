@@ -7,21 +7,12 @@ TfServingModel only does once its TF Serving answers) and its gRPC port is open.
 
 from __future__ import annotations
 
-import socket
-
 import requests
 
+from seldon_tfserving.ports import port_open
 from seldon_tfserving.runner.plan import BackendProcess, ComponentProcess
 
 PROBE_TIMEOUT_S = 2.0
-
-
-def port_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.3):
-            return True
-    except OSError:
-        return False
 
 
 def model_available(rest_port: int, model: str) -> bool:
@@ -38,18 +29,18 @@ def model_available(rest_port: int, model: str) -> bool:
 
 
 def backend_ready(backend: BackendProcess) -> bool:
-    if not port_open("127.0.0.1", backend.grpc_port):
+    if not port_open(backend.grpc_port):
         return False
     if backend.rest_port is None:
         return True
     if not backend.models:
-        return port_open("127.0.0.1", backend.rest_port)
+        return port_open(backend.rest_port)
     return all(model_available(backend.rest_port, model) for model in backend.models)
 
 
 def component_ready(component: ComponentProcess) -> bool:
     endpoint = component.endpoint
-    if not port_open(endpoint.host, endpoint.grpc_port):
+    if not port_open(endpoint.grpc_port, endpoint.host):
         return False
     try:
         reply = requests.get(f"{endpoint.http_url}/health/status", timeout=PROBE_TIMEOUT_S)
