@@ -104,7 +104,8 @@ class _NoDelayConnection(http.client.HTTPConnection):
 class _ConnectionPool:
     """Keep-alive HTTP/1.1 connections to one host:port, reused last-in first-out."""
 
-    def __init__(self, host: str, port: int, timeout_s: float, size: int) -> None:
+    def __init__(self, node: str, host: str, port: int, timeout_s: float, size: int) -> None:
+        self._node = node  # named in errors: an operator reads which component, not which port
         self._host, self._port, self._timeout = host, port, timeout_s
         self._size = size
         self._idle: list[http.client.HTTPConnection] = []
@@ -145,7 +146,8 @@ class _ConnectionPool:
             except TimeoutError as error:
                 connection.close()
                 raise DeadlineExceeded(
-                    f"no answer from {self._host}:{self._port}{path} within {self._timeout}s"
+                    f"component {self._node!r}: no answer from {self._host}:{self._port}{path}"
+                    f" within {self._timeout}s"
                 ) from error
             except (http.client.HTTPException, ConnectionError, OSError) as error:
                 connection.close()
@@ -156,7 +158,8 @@ class _ConnectionPool:
                 if reused and stale and attempt == 0:
                     continue
                 raise Unavailable(
-                    f"cannot reach {self._host}:{self._port}{path}: {error}"
+                    f"component {self._node!r}: cannot reach {self._host}:{self._port}{path}:"
+                    f" {error}"
                 ) from error
             if response.will_close:
                 connection.close()
@@ -179,7 +182,7 @@ class RestComponentClient:
         self, node: str, endpoint: ComponentEndpoint, timeout_s: float, pool_size: int
     ) -> None:
         self._node = node
-        self._pool = _ConnectionPool(endpoint.host, endpoint.http_port, timeout_s, pool_size)
+        self._pool = _ConnectionPool(node, endpoint.host, endpoint.http_port, timeout_s, pool_size)
 
     def service_name(self, method: ComponentMethod) -> str:
         return "/" + method

@@ -182,54 +182,30 @@ class DataPlane:
     ) -> Payload:
         executor = self._choose(service)
         self._mirror(service, lambda e, c: e.predict(payload, c), ctx)
-        started = time.perf_counter()
-        error: ServingError | None = None
-        try:
-            result = executor.predict(payload, ctx)
-            if result is payload and payload.is_proto:
-                # the graph answered with the request itself (a route of -2): annotate a copy,
-                # the shadows may be reading the original
-                result = Payload.from_proto("message", _copy(payload.as_proto()))
-            inject = service.injects_routing[executor.predictor.name]
-            return with_meta(
-                result,
-                dict(ctx.routing) if inject else None,
-                ctx.puid if self._settings.inject_puid else None,
-            )
-        except ServingError as failure:
-            error = failure
-            raise
-        finally:
-            self._observe(executor, label, ctx.transport, error, started)
+        return self._observed(
+            executor, label, ctx, lambda: self._answer(service, executor, payload, ctx)
+        )
 
     def feedback(
         self, service: DeploymentService, payload: Payload, ctx: RequestContext, label: str
     ) -> Payload:
         executor = self._choose(service)
         self._mirror(service, lambda e, c: e.feedback(payload, c), ctx)
-        started = time.perf_counter()
-        error: ServingError | None = None
-        try:
-            return executor.feedback(payload, ctx)
-        except ServingError as failure:
-            error = failure
-            raise
-        finally:
-            self._observe(executor, label, ctx.transport, error, started)
+        return self._observed(executor, label, ctx, lambda: executor.feedback(payload, ctx))
 
     def model_metadata(
         self, service: DeploymentService, model: str, ctx: RequestContext, label: str
     ) -> Any:
         executor = self._choose(service)
-        started = time.perf_counter()
-        error: ServingError | None = None
-        try:
-            return executor.model_metadata(model, ctx)
-        except ServingError as failure:
-            error = failure
-            raise
-        finally:
-            self._observe(executor, label, ctx.transport, error, started)
+        return self._observed(executor, label, ctx, lambda: executor.model_metadata(model, ctx))
+
+    def graph_metadata(
+        self, service: DeploymentService, ctx: RequestContext, label: str
+    ) -> dict[str, Any]:
+        """The graph metadata of the predictor the traffic split picks, as a request through
+        the deployment's ingress reaches one predictor's executor."""
+        executor = self._choose(service)
+        return self._observed(executor, label, ctx, lambda: executor.graph_metadata(ctx))
 
     def unready(self, service: DeploymentService) -> list[str]:
         """Why the deployment cannot serve now: components reported dead or not answering."""
@@ -270,6 +246,39 @@ class DataPlane:
                 skip_logging=ctx.skip_logging,
             )
             self._shadows.submit(functools.partial(call, executor, copy))
+
+    def _answer(
+        self,
+        service: DeploymentService,
+        executor: PredictorExecutor,
+        payload: Payload,
+        ctx: RequestContext,
+    ) -> Payload:
+        """The graph's answer to a prediction, with the routing and puid Seldon adds to it."""
+        result = executor.predict(payload, ctx)
+        if result is payload and payload.is_proto:
+            # the graph answered with the request itself (a route of -2): annotate a copy,
+            # the shadows may be reading the original
+            result = Payload.from_proto("message", _copy(payload.as_proto()))
+        return with_meta(
+            result,
+            dict(ctx.routing) if service.injects_routing[executor.predictor.name] else None,
+            ctx.puid if self._settings.inject_puid else None,
+        )
+
+    def _observed[T](
+        self, executor: PredictorExecutor, label: str, ctx: RequestContext, call: Callable[[], T]
+    ) -> T:
+        """`call`'s answer, its time (and status) observed into the server histogram."""
+        started = time.perf_counter()
+        error: ServingError | None = None
+        try:
+            return call()
+        except ServingError as failure:
+            error = failure
+            raise
+        finally:
+            self._observe(executor, label, ctx.transport, error, started)
 
     def _observe(
         self,

@@ -33,6 +33,11 @@ from seldon_tfserving.gateway.component_client import (
     ComponentMethod,
 )
 from seldon_tfserving.gateway.endpoints import ComponentEndpoint
+from seldon_tfserving.gateway.graph_metadata import (
+    builtin_metadata,
+    graph_metadata,
+    model_metadata_document,
+)
 from seldon_tfserving.gateway.graph_plan import NodePlan, plan_node
 from seldon_tfserving.gateway.metrics import GatewayMetrics
 from seldon_tfserving.gateway.payload import Payload
@@ -164,12 +169,29 @@ class PredictorExecutor:
         plan = next((p for p in self.root.walk() if p.node.name == model), None)
         if plan is None or not plan.needs_component:
             raise NotFound(f"no component {model!r} in predictor {self.predictor.name!r}")
-        client = self._clients[(plan.key, self._transport_for(plan, ctx))]
-        return client.model_metadata({**ctx.headers, "Seldon-Puid": ctx.puid})
+        return self._component_metadata(plan, ctx)
+
+    def graph_metadata(self, ctx: RequestContext) -> dict[str, Any]:
+        """Every node's metadata and the graph's inputs and outputs (the executor's
+        GraphMetadata); one node failing to answer fails the whole, as in Seldon."""
+        self.check_available()
+        models = {
+            plan.node.name: (
+                model_metadata_document(self._component_metadata(plan, ctx))
+                if plan.needs_component
+                else builtin_metadata(plan)
+            )
+            for plan in self.root.walk()
+        }
+        return graph_metadata(self.predictor.name, self.root, models)
 
     def close(self) -> None:
         for client in self._clients.values():
             client.close()
+
+    def _component_metadata(self, plan: NodePlan, ctx: RequestContext) -> Any:
+        client = self._clients[(plan.key, self._transport_for(plan, ctx))]
+        return client.model_metadata({**ctx.headers, "Seldon-Puid": ctx.puid})
 
     # -- prediction ----------------------------------------------------------------------------
 

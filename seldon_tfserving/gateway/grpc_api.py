@@ -1,4 +1,4 @@
-"""Seldon's external gRPC API: `seldon.protos.Seldon` Predict and SendFeedback.
+"""Seldon's external gRPC API: `seldon.protos.Seldon` Predict, SendFeedback and metadata.
 
 Ambassador and Istio route gRPC calls by the `seldon` and `namespace` metadata that
 SeldonClient sends; so does this face. The puid comes back as `seldon-puid` initial metadata.
@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import grpc
-from google.protobuf import json_format
+from google.protobuf import empty_pb2, json_format
+from google.protobuf.message import Message
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
-from seldon_tfserving.errors import ServingError
+from seldon_tfserving.errors import InternalError, ServingError
 from seldon_tfserving.gateway.dataplane import DataPlane, DeploymentService
 from seldon_tfserving.gateway.executor import RequestContext
 from seldon_tfserving.gateway.payload import Payload
@@ -24,6 +26,7 @@ logger = logging.getLogger(__name__)
 PREDICT_METHOD = "/seldon.protos.Seldon/Predict"
 FEEDBACK_METHOD = "/seldon.protos.Seldon/SendFeedback"
 METADATA_METHOD = "/seldon.protos.Seldon/ModelMetadata"
+GRAPH_METADATA_METHOD = "/seldon.protos.Seldon/GraphMetadata"
 #: Metadata of this hop (HTTP/2 and gRPC's own) that is not passed on to components.
 _NOT_FORWARDED = frozenset({"user-agent", "content-type", "te", "seldon-puid"})
 
@@ -60,13 +63,32 @@ class SeldonServicer(prediction_pb2_grpc.SeldonServicer):  # type: ignore[misc]
         ) -> Payload:
             document = self._dataplane.model_metadata(service, request.name, ctx, label)
             if isinstance(document, dict):
-                message = prediction_pb2.SeldonModelMetadata()
-                json_format.ParseDict(document, message, ignore_unknown_fields=True)
-                document = message
+                document = _metadata_proto(document, prediction_pb2.SeldonModelMetadata())
             return Payload.from_proto("message", document)
 
         result = self._serve(
             context, "message", prediction_pb2.SeldonMessage(), METADATA_METHOD, metadata
+        )
+        return result.as_proto()
+
+    def GraphMetadata(  # noqa: N802 - the gRPC method name
+        self, request: empty_pb2.Empty, context: grpc.ServicerContext
+    ) -> prediction_pb2.SeldonGraphMetadata:
+        def metadata(
+            service: DeploymentService, payload: Payload, ctx: RequestContext, label: str
+        ) -> Payload:
+            document = self._dataplane.graph_metadata(service, ctx, label)
+            renamed = {
+                "name": document["name"],
+                "models": document["models"],
+                "inputs": document["graphinputs"] or [],
+                "outputs": document["graphoutputs"] or [],
+            }
+            message = _metadata_proto(renamed, prediction_pb2.SeldonGraphMetadata())
+            return Payload.from_proto("message", message)
+
+        result = self._serve(
+            context, "message", prediction_pb2.SeldonMessage(), GRAPH_METADATA_METHOD, metadata
         )
         return result.as_proto()
 
@@ -102,6 +124,16 @@ class SeldonServicer(prediction_pb2_grpc.SeldonServicer):  # type: ignore[misc]
         except ServingError as error:
             context.abort(error.grpc_code, error.message)
             raise AssertionError("abort returns by raising") from error
+
+
+def _metadata_proto[M: Message](document: dict[str, Any], message: M) -> M:
+    """A REST component's metadata JSON in the gRPC message; what does not fit it (Seldon's
+    `custom` holds strings only) is the component's error, not the caller's."""
+    try:
+        json_format.ParseDict(document, message, ignore_unknown_fields=True)
+    except json_format.ParseError as error:
+        raise InternalError(f"metadata does not fit {message.DESCRIPTOR.name}: {error}") from error
+    return message
 
 
 def create_grpc_server(

@@ -64,6 +64,9 @@ _URLS = Map(
         Rule("/seldon/<namespace>/<name>/api/<version>/health/status", endpoint="status"),
         Rule("/seldon/<name>/api/<version>/health/status", endpoint="status"),
         Rule("/api/<version>/health/status", endpoint="status"),
+        Rule("/seldon/<namespace>/<name>/api/<version>/metadata", endpoint="graph_metadata"),
+        Rule("/seldon/<name>/api/<version>/metadata", endpoint="graph_metadata"),
+        Rule("/api/<version>/metadata", endpoint="graph_metadata"),
         Rule("/seldon/<namespace>/<name>/api/<version>/metadata/<model>", endpoint="metadata"),
         Rule("/seldon/<name>/api/<version>/metadata/<model>", endpoint="metadata"),
         Rule("/api/<version>/metadata/<model>", endpoint="metadata"),
@@ -119,6 +122,10 @@ class RestApi:
             return self._status(request, values)
         if endpoint == "metadata":
             return self._with_headers(request, lambda puid: self._metadata(request, values, puid))
+        if endpoint == "graph_metadata":
+            return self._with_headers(
+                request, lambda puid: self._graph_metadata(request, values, puid)
+            )
         return self._api(request, values)
 
     def _metadata(self, request: Request, values: Mapping[str, Any], puid: str) -> Response:
@@ -127,6 +134,13 @@ class RestApi:
         document = self._dataplane.model_metadata(service, values["model"], ctx, "metadata")
         if not isinstance(document, dict | list):
             document = json_format.MessageToDict(document)
+        return Response(json.dumps(document), 200, content_type=JSON_CONTENT_TYPE)
+
+    def _graph_metadata(self, request: Request, values: Mapping[str, Any], puid: str) -> Response:
+        if values["version"] != "v1.0":
+            raise NotFound(f"no such path: {request.path}")
+        ctx = RequestContext(puid=puid, transport="REST", headers=self._forwarded(request))
+        document = self._dataplane.graph_metadata(self._find(request, values), ctx, "metadata")
         return Response(json.dumps(document), 200, content_type=JSON_CONTENT_TYPE)
 
     def _status(self, request: Request, values: Mapping[str, Any]) -> Response:

@@ -7,6 +7,7 @@ test can see from outside the process what reached it.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -33,7 +34,20 @@ def read_events(state_file: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in state_file.read_text().splitlines() if line]
 
 
-class ScaleModel(SeldonComponent):
+class NodeNamingComponent(SeldonComponent):
+    """Seldon metadata naming the graph node served, so a test can tell whose it sees."""
+
+    def init_metadata(self) -> dict[str, Any]:
+        node = os.environ.get("PREDICTIVE_UNIT_ID", "")
+        return {
+            "platform": "tests",
+            "inputs": [{"messagetype": "ndarray", "schema": {"names": [f"{node}-in"]}}],
+            "outputs": [{"messagetype": "ndarray", "schema": {"names": [f"{node}-out"]}}],
+            "custom": {"node": node},
+        }
+
+
+class ScaleModel(NodeNamingComponent):
     """Multiplies its input by `factor`; refuses negative input (400); sleeps `meta.tags.sleep`."""
 
     def __init__(self, factor: float = 1.0, state_file: str = "") -> None:
@@ -56,7 +70,7 @@ class ScaleModel(SeldonComponent):
         return []
 
 
-class AddTransformer(SeldonComponent):
+class AddTransformer(NodeNamingComponent):
     """An input transformer that adds `offset`."""
 
     def __init__(self, offset: float = 0.0) -> None:
@@ -67,21 +81,21 @@ class AddTransformer(SeldonComponent):
         return np.asarray(X, dtype=np.float64) + self.offset
 
 
-class NegateOutputTransformer(SeldonComponent):
+class NegateOutputTransformer(NodeNamingComponent):
     """An output transformer that negates."""
 
     def transform_output(self, X: Any, features_names: Any = None, meta: Any = None) -> Any:
         return -np.asarray(X, dtype=np.float64)
 
 
-class MeanCombiner(SeldonComponent):
+class MeanCombiner(NodeNamingComponent):
     """A combiner that averages its children element-wise."""
 
     def aggregate(self, features_list: Any, feature_names_list: Any = None) -> Any:
         return np.mean([np.asarray(x, dtype=np.float64) for x in features_list], axis=0)
 
 
-class GreedyRouter(SeldonComponent):
+class GreedyRouter(NodeNamingComponent):
     """A bandit: routes to the branch with the highest total reward (ties: lowest index).
 
     Its state changes only through feedback, and every feedback is recorded.
@@ -104,7 +118,7 @@ class GreedyRouter(SeldonComponent):
         return []
 
 
-class TagRouter(SeldonComponent):
+class TagRouter(NodeNamingComponent):
     """Routes where the request's `meta.tags.route` says (-1 all, -2 none, any index)."""
 
     def route(self, features: Any, feature_names: Any, meta: Any = None) -> int:

@@ -66,7 +66,7 @@ def server() -> Iterator[ClosingServer]:
 def test_a_request_after_the_component_closed_every_idle_connection_succeeds(
     server: ClosingServer,
 ) -> None:
-    pool = _ConnectionPool("127.0.0.1", server.server_address[1], timeout_s=5, size=4)
+    pool = _ConnectionPool("flaky", "127.0.0.1", server.server_address[1], timeout_s=5, size=4)
     barrier = threading.Barrier(3)
     results: list[int] = []
 
