@@ -107,6 +107,22 @@ def test_the_single_model_graph_is_served_beside_it(runner: LocalRunner, transpo
     np.testing.assert_allclose(np.asarray(get_data_from_proto(result.response)), [[5.0]])
 
 
+def test_graph_metadata_lists_each_arms_signature_and_version(runner: LocalRunner) -> None:
+    reply = requests.get(f"{runner.http_url}/seldon/default/{AB}/api/v1.0/metadata", timeout=60)
+    assert reply.status_code == 200, reply.text
+    document = reply.json()
+    models = document["models"]
+    for arm, version in ARM_VERSION.items():
+        assert models[arm]["platform"] == "tensorflow"
+        assert models[arm]["versions"] == [str(version)]
+    signature_input = [{"name": "x", "datatype": "FP32", "shape": [-1, 1]}]
+    signature_output = [{"name": "y", "datatype": "FP32", "shape": [-1, 1]}]
+    assert models["model-stable"]["inputs"] == signature_input
+    # a router passes on its first child's ends
+    assert document["graphinputs"] == signature_input
+    assert document["graphoutputs"] == signature_output
+
+
 def test_feedback_reaches_the_graph(runner: LocalRunner) -> None:
     seldon = client(runner, AB, "istio", "rest")
     result = predict(seldon, np.array([[1.0]]))
