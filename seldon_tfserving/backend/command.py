@@ -41,7 +41,6 @@ IGNORED_FLAGS = (
 )
 IGNORED_BOOL_FLAGS = (
     "enable_batching",
-    "enable_model_warmup",
     "rest_api_enable_cors_support",
     "xla_cpu_compilation_enabled",
     "enable_signature_method_name_check",
@@ -95,6 +94,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=False,
         type=_bool_flag,
         help="a reload may give a new label to a version that is not available yet",
+    )
+    parser.add_argument(
+        "--enable_model_warmup",
+        nargs="?",
+        const=True,
+        default=True,
+        type=_bool_flag,
+        help="replay assets.extra/tf_serving_warmup_requests before a version serves",
     )
     parser.add_argument(
         "--grpc_socket_path",
@@ -154,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         LOG.error("%s", exc)
         return 2
-    core = ServingCore.load(sources)
+    core = ServingCore.load(sources, warm_up=args.enable_model_warmup)
     served_config = ServedConfig(
         core.repository,
         config,

@@ -63,9 +63,12 @@ class ServingCore:
         self.repository = repository
 
     @classmethod
-    def load(cls, sources: Sequence[ModelSource]) -> ServingCore:
-        """Load every chosen version of every model (TF Serving's initial load)."""
-        repository = ModelRepository()
+    def load(cls, sources: Sequence[ModelSource], warm_up: bool = True) -> ServingCore:
+        """Load every chosen version of every model (TF Serving's initial load), each warmed
+        up with its SavedModel's sample requests first (--enable_model_warmup, on by default)."""
+        from seldon_tfserving.backend.warmup import warm_up as run_warm_up
+
+        repository = ModelRepository(prepare=run_warm_up if warm_up else None)
         repository.refresh(sources)
         return cls(repository)
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from seldon_tfserving.backend.config import ModelSource
 from seldon_tfserving.backend.loader import LoadedVersion, serving_error_from_tf
+from seldon_tfserving.errors import ServingError
 
 LOG = logging.getLogger(__name__)
 
@@ -36,9 +38,21 @@ class ServedModel:
 class ModelRepository:
     """Every served model; `models` is a consistent snapshot, `refresh` follows the disk."""
 
-    def __init__(self) -> None:
+    def __init__(self, prepare: Callable[[LoadedVersion], object] | None = None) -> None:
+        """`prepare` runs on each newly loaded version before it is served (the warm-up); if
+        it raises, the version ends with that error instead."""
         self._models: dict[str, ServedModel] = {}
         self._refreshing = threading.Lock()
+        self._prepare = prepare
+
+    @classmethod
+    def serving_only(cls, version: LoadedVersion) -> ModelRepository:
+        """A repository serving `version` alone: requests to a version not served yet."""
+        repository = cls()
+        repository._models = {
+            version.name: ServedModel(version.name, {version.version: version}, {})
+        }
+        return repository
 
     @property
     def models(self) -> Mapping[str, ServedModel]:
@@ -68,10 +82,10 @@ class ModelRepository:
             if version in versions or ended.get(version, (OK_CODE, ""))[0] != OK_CODE:
                 continue  # loaded already, or failed before: TF Serving does not retry forever
             try:
-                versions[version] = LoadedVersion(source.name, version, path)
+                versions[version] = self._loaded(source.name, version, path)
                 ended.pop(version, None)
             except Exception as exc:  # a broken SavedModel must not take the server down
-                error = serving_error_from_tf(exc)
+                error = exc if isinstance(exc, ServingError) else serving_error_from_tf(exc)
                 LOG.error(
                     "model %s version %d failed to load: %s", source.name, version, error.message
                 )
@@ -82,6 +96,16 @@ class ModelRepository:
                 del versions[version]
                 ended[version] = (OK_CODE, "")
         return ServedModel(source.name, versions, dict(source.labels), ended)
+
+    def _loaded(self, name: str, version: int, path: Path) -> LoadedVersion:
+        loaded = LoadedVersion(name, version, path)
+        if self._prepare is not None:
+            try:
+                self._prepare(loaded)
+            except BaseException:
+                loaded.close()
+                raise
+        return loaded
 
     def close(self) -> None:
         for model in self._models.values():

@@ -144,8 +144,9 @@ def test_harmless_real_flags_are_accepted() -> None:
         "--grpc_max_threads=4",
     )
     assert args.enable_batching == "true"
-    assert args.enable_model_warmup == "false"
+    assert args.enable_model_warmup is False  # honoured: see test_warmup.py
     assert args.grpc_max_threads == 4
+    assert parse().enable_model_warmup is True  # on unless turned off, as in TF Serving
 
 
 def test_unknown_and_negative_flags_are_refused() -> None:
