@@ -16,13 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from seldon_tfserving.backend.batching_parameters import BatchingParameters
+from seldon_tfserving.errors import ConfigurationError
+
 LOG = logging.getLogger(__name__)
 
 DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
 
 #: tensorflow_model_server flags we accept and ignore (they tune machinery we do not have).
 IGNORED_FLAGS = (
-    "batching_parameters_file",
     "rest_api_num_threads",
     "tensorflow_session_parallelism",
     "tensorflow_intra_op_parallelism",
@@ -40,7 +42,6 @@ IGNORED_FLAGS = (
     "model_platform",
 )
 IGNORED_BOOL_FLAGS = (
-    "enable_batching",
     "rest_api_enable_cors_support",
     "xla_cpu_compilation_enabled",
     "enable_signature_method_name_check",
@@ -96,6 +97,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="a reload may give a new label to a version that is not available yet",
     )
     parser.add_argument(
+        "--enable_batching",
+        nargs="?",
+        const=True,
+        default=False,
+        type=_bool_flag,
+        help="merge concurrent runs of a version into batches",
+    )
+    parser.add_argument(
+        "--batching_parameters_file",
+        default="",
+        help="BatchingParameters text proto (max_batch_size, batch_timeout_micros, ...)",
+    )
+    parser.add_argument(
         "--enable_model_warmup",
         nargs="?",
         const=True,
@@ -143,7 +157,6 @@ def run(args: argparse.Namespace) -> int:
     from seldon_tfserving.backend.core import ServingCore
     from seldon_tfserving.backend.grpc_service import build_grpc_server
     from seldon_tfserving.backend.rest_service import RestSettings, build_rest_server
-    from seldon_tfserving.errors import ConfigurationError
 
     ignored = [n for n in (*IGNORED_FLAGS, *IGNORED_BOOL_FLAGS) if getattr(args, n) is not None]
     if ignored:
@@ -158,10 +171,11 @@ def run(args: argparse.Namespace) -> int:
                 "model_base_path", "give --model_base_path or --model_config_file"
             )
         sources = resolve_sources(config)
+        batching = _batching_parameters(args)
     except ConfigurationError as exc:
         LOG.error("%s", exc)
         return 2
-    core = ServingCore.load(sources, warm_up=args.enable_model_warmup)
+    core = ServingCore.load(sources, warm_up=args.enable_model_warmup, batching=batching)
     served_config = ServedConfig(
         core.repository,
         config,
@@ -241,10 +255,24 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _batching_parameters(args: argparse.Namespace) -> BatchingParameters | None:
+    """tensorflow_model_server's rules: a parameters file needs --enable_batching; without a
+    file, the scheduler's defaults."""
+    if not args.enable_batching:
+        if args.batching_parameters_file:
+            raise ConfigurationError(
+                "batching_parameters_file",
+                "server_options.batching_parameters_file is set without setting "
+                "server_options.enable_batching to true.",
+            )
+        return None
+    if not args.batching_parameters_file:
+        return BatchingParameters()
+    return BatchingParameters.read(Path(args.batching_parameters_file))
+
+
 def _every(interval_s: float, stop: threading.Event, task: Callable[[], None]) -> None:
     """Run `task` every `interval_s` until stopped (TF Serving's pollers); survive its failures."""
-    from seldon_tfserving.errors import ConfigurationError
-
     while not stop.wait(interval_s):
         try:
             task()

@@ -18,6 +18,7 @@ from tensorflow_serving.apis import (
     get_model_status_pb2,
 )
 
+from seldon_tfserving.backend.batching_parameters import BatchingParameters
 from seldon_tfserving.backend.config import ModelSource
 from seldon_tfserving.backend.loader import Array, LoadedVersion
 from seldon_tfserving.backend.repository import ModelRepository
@@ -63,12 +64,18 @@ class ServingCore:
         self.repository = repository
 
     @classmethod
-    def load(cls, sources: Sequence[ModelSource], warm_up: bool = True) -> ServingCore:
+    def load(
+        cls,
+        sources: Sequence[ModelSource],
+        warm_up: bool = True,
+        batching: BatchingParameters | None = None,
+    ) -> ServingCore:
         """Load every chosen version of every model (TF Serving's initial load), each warmed
-        up with its SavedModel's sample requests first (--enable_model_warmup, on by default)."""
+        up with its SavedModel's sample requests first (--enable_model_warmup, on by default),
+        its runs batched if `batching` is given (--enable_batching)."""
         from seldon_tfserving.backend.warmup import warm_up as run_warm_up
 
-        repository = ModelRepository(prepare=run_warm_up if warm_up else None)
+        repository = ModelRepository(prepare=run_warm_up if warm_up else None, batching=batching)
         repository.refresh(sources)
         return cls(repository)
 

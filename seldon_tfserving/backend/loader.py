@@ -18,6 +18,8 @@ from typing import Any, cast
 import grpc
 import numpy as np
 
+from seldon_tfserving.backend.batching import BatchScheduler
+from seldon_tfserving.backend.batching_parameters import BatchingParameters
 from seldon_tfserving.errors import ServingError, error_for_grpc
 
 LOG = logging.getLogger(__name__)
@@ -41,7 +43,15 @@ class LoadedVersion:
 
     MAX_CALLABLES = 64
 
-    def __init__(self, name: str, version: int, export_dir: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        version: int,
+        export_dir: Path,
+        batching: BatchingParameters | None = None,
+    ) -> None:
+        """Load the version; with `batching`, concurrent runs are merged as TF Serving's
+        BatchingSession merges them."""
         import tensorflow as tf
 
         self.name = name
@@ -63,6 +73,11 @@ class LoadedVersion:
         self.signatures: Mapping[str, Any] = dict(self.meta_graph.signature_def)
         self._callables: OrderedDict[_CallableKey, Callable[..., list[Array]]] = OrderedDict()
         self._lock = threading.Lock()
+        self._batcher = (
+            None
+            if batching is None
+            else BatchScheduler(self._run_now, batching, f"{name}/{version}")
+        )
         LOG.info(
             "loaded model %s version %d from %s (signatures: %s)",
             name,
@@ -78,6 +93,13 @@ class LoadedVersion:
         timeout_ms: int | None = None,
     ) -> list[Array]:
         """Feed arrays by tensor name, fetch tensors by name; TF errors keep their status."""
+        if self._batcher is not None:
+            return self._batcher.run(feeds, fetches, timeout_ms)
+        return self._run_now(feeds, fetches, timeout_ms)
+
+    def _run_now(
+        self, feeds: Mapping[str, Array], fetches: Sequence[str], timeout_ms: int | None
+    ) -> list[Array]:
         import tensorflow as tf
 
         feed_names = tuple(sorted(feeds))
@@ -115,4 +137,6 @@ class LoadedVersion:
         return runner
 
     def close(self) -> None:
+        if self._batcher is not None:
+            self._batcher.close()
         self._session.close()

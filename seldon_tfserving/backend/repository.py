@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from seldon_tfserving.backend.batching_parameters import BatchingParameters
 from seldon_tfserving.backend.config import ModelSource
 from seldon_tfserving.backend.loader import LoadedVersion, serving_error_from_tf
 from seldon_tfserving.errors import ServingError
@@ -38,12 +39,18 @@ class ServedModel:
 class ModelRepository:
     """Every served model; `models` is a consistent snapshot, `refresh` follows the disk."""
 
-    def __init__(self, prepare: Callable[[LoadedVersion], object] | None = None) -> None:
+    def __init__(
+        self,
+        prepare: Callable[[LoadedVersion], object] | None = None,
+        batching: BatchingParameters | None = None,
+    ) -> None:
         """`prepare` runs on each newly loaded version before it is served (the warm-up); if
-        it raises, the version ends with that error instead."""
+        it raises, the version ends with that error instead. `batching` batches every
+        version's runs."""
         self._models: dict[str, ServedModel] = {}
         self._refreshing = threading.Lock()
         self._prepare = prepare
+        self._batching = batching
 
     @classmethod
     def serving_only(cls, version: LoadedVersion) -> ModelRepository:
@@ -98,7 +105,7 @@ class ModelRepository:
         return ServedModel(source.name, versions, dict(source.labels), ended)
 
     def _loaded(self, name: str, version: int, path: Path) -> LoadedVersion:
-        loaded = LoadedVersion(name, version, path)
+        loaded = LoadedVersion(name, version, path, self._batching)
         if self._prepare is not None:
             try:
                 self._prepare(loaded)

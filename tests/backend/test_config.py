@@ -143,7 +143,7 @@ def test_harmless_real_flags_are_accepted() -> None:
         "--tensorflow_session_parallelism=2",
         "--grpc_max_threads=4",
     )
-    assert args.enable_batching == "true"
+    assert args.enable_batching is True  # honoured: see test_batching.py
     assert args.enable_model_warmup is False  # honoured: see test_warmup.py
     assert args.grpc_max_threads == 4
     assert parse().enable_model_warmup is True  # on unless turned off, as in TF Serving

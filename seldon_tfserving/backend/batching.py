@@ -1,0 +1,301 @@
+"""Server-side batching (`--enable_batching`): concurrent runs of one version merged into one.
+
+As TF Serving's BatchingSession does, runs with the same feeds and fetches join a queue; a
+batch closes when it is full (`max_batch_size` rows) or its first run has waited
+`batch_timeout_micros`, and up to `num_batch_threads` batches run at once, each as one session
+run on the inputs concatenated along the 0th dimension, its outputs split back by each run's
+rows. With `allowed_batch_sizes` a batch is padded up to the next allowed size with copies of a
+row; with `pad_variable_length_inputs` shorter inputs are padded in their other dimensions with
+their own first value.
+
+Where TF Serving would fail every run in a batch for one run's fault, this one keeps them
+apart: runs whose inputs differ in shape beyond the 0th dimension go to different batches, and a
+failed batch of several runs is run again one by one, so each run gets its own answer or error.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from seldon_tfserving.backend.batching_parameters import BatchingParameters
+from seldon_tfserving.errors import (
+    DeadlineExceeded,
+    FailedPrecondition,
+    InvalidInput,
+    ServingError,
+    Unavailable,
+)
+
+LOG = logging.getLogger(__name__)
+
+Array = np.ndarray[Any, Any]
+RunFn = Callable[[Mapping[str, Array], Sequence[str], int | None], list[Array]]
+_QueueKey = tuple[tuple[str, ...], tuple[str, ...]]
+
+#: Seconds an idle batch thread waits for work before it ends (threads start again on demand).
+IDLE_S = 1.0
+
+
+@dataclass(eq=False)
+class _Task:
+    """One caller's run, waiting for its batch."""
+
+    feeds: Mapping[str, Array]
+    rows: int
+    #: the inputs' shapes beyond the 0th dimension (a batch holds runs of one shape only)
+    shape_key: tuple[Any, ...]
+    deadline: float | None
+    done: threading.Event = field(default_factory=threading.Event)
+    outputs: list[Array] | None = None
+    error: ServingError | None = None
+
+    def finish(self, outputs: list[Array] | None, error: ServingError | None = None) -> None:
+        self.outputs, self.error = outputs, error
+        self.done.set()
+
+
+@dataclass(eq=False)
+class _Batch:
+    key: _QueueKey
+    shape_key: tuple[Any, ...]
+    opened: float
+    tasks: list[_Task] = field(default_factory=list)
+    rows: int = 0
+    closed: bool = False
+
+
+class BatchScheduler:
+    """The batching queues of one model version, and the threads that run its batches."""
+
+    def __init__(self, run: RunFn, parameters: BatchingParameters, name: str) -> None:
+        self._run = run
+        self._parameters = parameters
+        self._name = name
+        self._timeout_s = parameters.batch_timeout_micros / 1e6
+        self._queues: dict[_QueueKey, deque[_Batch]] = {}
+        self._ready = threading.Condition()
+        self._threads = 0
+        self._idle = 0
+        self._closed = False
+        self._numbers = itertools.count(1)
+
+    def run(
+        self, feeds: Mapping[str, Array], fetches: Sequence[str], timeout_ms: int | None = None
+    ) -> list[Array]:
+        """Run as part of a batch; returns this run's rows of each fetched output."""
+        now = time.monotonic()
+        deadline = None if timeout_ms is None else now + timeout_ms / 1000
+        task = _Task(feeds, *_rows_and_shape(feeds, self._parameters), deadline)
+        if task.rows > self._parameters.max_batch_size:
+            raise InvalidInput(
+                f"Task size {task.rows} is larger than maximum input batch size "
+                f"{self._parameters.max_batch_size}"
+            )
+        self._enqueue((tuple(sorted(feeds)), tuple(fetches)), task, now)
+        if not task.done.wait(None if deadline is None else max(0.0, deadline - now)):
+            raise DeadlineExceeded(f"the batch of this run did not finish within {timeout_ms} ms")
+        if task.error is not None:
+            raise task.error
+        assert task.outputs is not None
+        return task.outputs
+
+    def close(self) -> None:
+        """Refuse new runs and fail the queued ones (the version is going away)."""
+        with self._ready:
+            self._closed = True
+            pending = [t for q in self._queues.values() for b in q for t in b.tasks]
+            self._queues.clear()
+            self._ready.notify_all()
+        for task in pending:
+            task.finish(None, Unavailable(f"{self._name} was unloaded"))
+
+    # -- queueing ---------------------------------------------------------------------------
+
+    def _enqueue(self, key: _QueueKey, task: _Task, now: float) -> None:
+        limit = self._parameters.max_batch_size
+        with self._ready:
+            if self._closed:
+                raise Unavailable(f"{self._name} was unloaded")
+            queue = self._queues.setdefault(key, deque())
+            batch = queue[-1] if queue and not queue[-1].closed else None
+            if batch is not None and (
+                batch.rows + task.rows > limit or batch.shape_key != task.shape_key
+            ):
+                batch.closed = True
+                batch = None
+            if batch is None:
+                if len(queue) >= self._parameters.max_enqueued_batches:
+                    raise Unavailable(
+                        "The batch scheduling queue to which this task was submitted is full"
+                    )
+                batch = _Batch(key, task.shape_key, now)
+                queue.append(batch)
+            batch.tasks.append(task)
+            batch.rows += task.rows
+            batch.closed = batch.closed or batch.rows == limit
+            if self._idle:
+                self._ready.notify()
+            elif self._threads < self._parameters.num_batch_threads:
+                self._threads += 1
+                threading.Thread(
+                    target=self._work,
+                    name=f"batch-{self._name}-{next(self._numbers)}",
+                    daemon=True,
+                ).start()
+
+    def _take_ready(self, now: float) -> _Batch | float | None:
+        """The oldest batch ready to run, else seconds until one will be (None: none queued)."""
+        oldest: _Batch | None = None
+        for queue in self._queues.values():
+            if queue and (oldest is None or queue[0].opened < oldest.opened):
+                oldest = queue[0]
+        if oldest is None:
+            return None
+        wait_s = 0.0 if oldest.closed else oldest.opened + self._timeout_s - now
+        if wait_s > 0:
+            return wait_s
+        self._queues[oldest.key].popleft()
+        oldest.closed = True
+        return oldest
+
+    def _work(self) -> None:
+        while True:
+            with self._ready:
+                batch = self._take_ready(time.monotonic())
+                while not isinstance(batch, _Batch):
+                    if self._closed:
+                        self._threads -= 1
+                        return
+                    self._idle += 1
+                    woken = self._ready.wait(IDLE_S if batch is None else batch)
+                    self._idle -= 1
+                    batch = self._take_ready(time.monotonic())
+                    if batch is None and not woken:
+                        self._threads -= 1  # idle for IDLE_S: end; a new run starts another
+                        return
+            self._process(batch)
+
+    # -- running ----------------------------------------------------------------------------
+
+    def _process(self, batch: _Batch) -> None:
+        now = time.monotonic()
+        live = []
+        for task in batch.tasks:
+            if task.deadline is not None and task.deadline <= now:
+                task.finish(None, DeadlineExceeded("the run's deadline passed in the queue"))
+            else:
+                live.append(task)
+        if not live:
+            return
+        fetches = batch.key[1]
+        try:
+            results = self._run_together(live, fetches)
+        except ServingError as error:
+            if len(live) == 1:
+                live[0].finish(None, error)
+                return
+            LOG.info(
+                "%s: a batch of %d runs failed (%s); running them one by one",
+                self._name,
+                len(live),
+                error.message,
+            )
+            for task in live:
+                try:
+                    (outputs,) = self._run_together([task], fetches)
+                except ServingError as alone:
+                    task.finish(None, alone)
+                else:
+                    task.finish(outputs)
+            return
+        except Exception as error:  # never leave a caller waiting on a broken batch
+            LOG.exception("%s: batch failed", self._name)
+            for task in live:
+                task.finish(None, Unavailable(f"batch failed: {error}"))
+            return
+        for task, outputs in zip(live, results, strict=True):
+            task.finish(outputs)
+
+    def _run_together(self, tasks: list[_Task], fetches: Sequence[str]) -> list[list[Array]]:
+        rows = sum(task.rows for task in tasks)
+        padded = _allowed_size(rows, self._parameters.allowed_batch_sizes)
+        merged = {
+            name: _merge(
+                [task.feeds[name] for task in tasks],
+                padded - rows,
+                self._parameters.pad_variable_length_inputs,
+            )
+            for name in tasks[0].feeds
+        }
+        deadlines = [task.deadline for task in tasks]
+        timeout_ms = (
+            None
+            if any(d is None for d in deadlines)
+            else max(1, int((max(d for d in deadlines if d is not None) - time.monotonic()) * 1000))
+        )
+        outputs = self._run(merged, fetches, timeout_ms)
+        for output in outputs:
+            if output.ndim == 0:
+                raise FailedPrecondition("Batched output tensor has 0 dimensions")
+            if output.shape[0] != padded:
+                raise FailedPrecondition(
+                    "Batched output tensor's 0th dimension does not equal the sum of the 0th "
+                    "dimension sizes of the input tensors"
+                )
+        starts = list(itertools.accumulate((task.rows for task in tasks), initial=0))
+        return [
+            [output[start : start + task.rows] for output in outputs]
+            for task, start in zip(tasks, starts, strict=False)
+        ]
+
+
+def _rows_and_shape(
+    feeds: Mapping[str, Array], parameters: BatchingParameters
+) -> tuple[int, tuple[Any, ...]]:
+    """A run's rows (its inputs' common 0th dimension) and the shape that batches it."""
+    if not feeds:
+        raise InvalidInput("Batching Run() must have at least one input tensor")
+    rows: int | None = None
+    shapes = []
+    for name in sorted(feeds):
+        array = feeds[name]
+        if array.ndim == 0:
+            raise InvalidInput("Batching Run() input tensors must have at least one dimension")
+        if rows is not None and array.shape[0] != rows:
+            raise InvalidInput("Batching Run() input tensors must have equal 0th-dimension size")
+        rows = int(array.shape[0])
+        rest = array.ndim if parameters.pad_variable_length_inputs else array.shape[1:]
+        shapes.append((name, rest))
+    assert rows is not None
+    return rows, tuple(shapes)
+
+
+def _allowed_size(rows: int, allowed: tuple[int, ...]) -> int:
+    """The smallest allowed batch size that holds `rows` (rows itself when any size goes)."""
+    return next((size for size in allowed if size >= rows), rows)
+
+
+def _merge(arrays: list[Array], padding_rows: int, pad_dims: bool) -> Array:
+    if pad_dims and len(arrays) > 1:
+        widest = np.max([a.shape for a in arrays], axis=0)
+        arrays = [_pad_to(a, widest) for a in arrays]
+    if padding_rows:
+        arrays = [*arrays, np.repeat(arrays[-1][:1], padding_rows, axis=0)]
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=0)
+
+
+def _pad_to(array: Array, widest: Array) -> Array:
+    """`array` grown to `widest` in every dimension but the 0th, with its own first value."""
+    widths = [(0, 0)] + [(0, int(w) - n) for n, w in zip(array.shape[1:], widest[1:], strict=True)]
+    if not any(after for _, after in widths) or array.size == 0:
+        return array
+    return np.pad(array, widths, mode="constant", constant_values=array.flat[0])
