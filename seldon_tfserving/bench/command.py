@@ -33,10 +33,12 @@ from seldon_tfserving.bench.report import (
     with_ratios,
     write_json,
 )
-from seldon_tfserving.bench.stack import BenchStack, ComponentSpec, StartFailed
+from seldon_tfserving.bench.stack import BackendAddress, BenchStack, ComponentSpec, StartFailed
 from seldon_tfserving.bench.suite import (
+    BATCHING_PARAMETERS,
     TARGET_GROUPS,
     GraphEntry,
+    batching_targets,
     direct_targets,
     graph_targets,
     wrapper_parameters,
@@ -115,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
         "payloads": [m.payload_label for m in models],
         "component_threads": args.component_threads,
         "dtype": "float32",
+        "batching_parameters": BATCHING_PARAMETERS if "batching" in args.targets else None,
     }
     with tempfile.TemporaryDirectory(prefix="seldon-tfserving-bench-") as workdir:
         try:
@@ -142,6 +145,11 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _wait_for_backends(stack: BenchStack, backends: list[BackendAddress], names: list[str]) -> None:
+    for backend in backends:
+        stack.wait_for_backend(backend, names)
+
+
 def _measure(
     models: tuple[BenchModel, ...],
     args: argparse.Namespace,
@@ -162,6 +170,19 @@ def _measure(
         print("starting the backend and the components ...", file=sys.stderr)
         names = [m.name for m in models]
         backend = stack.start_backend(config, names, wait=False)
+        backends = [backend]
+        batching_backend = None
+        if "batching" in args.targets:
+            parameters = workdir / "batching.txt"
+            parameters.write_text(BATCHING_PARAMETERS)
+            batching_backend = stack.start_backend(
+                config,
+                names,
+                wait=False,
+                name="backend-batching",
+                extra_args=["--enable_batching", f"--batching_parameters_file={parameters}"],
+            )
+            backends.append(batching_backend)
         forwarder = None
         if "direct" in args.targets:
             forwarder = stack.start_forwarder(backend.grpc_endpoint)
@@ -179,7 +200,7 @@ def _measure(
             wanted += graph_components(args.component_threads)
         # every process imports for seconds: start them all, then wait for the backend first
         addresses = stack.start_components(
-            wanted, before_waiting=lambda: stack.wait_for_backend(backend, names)
+            wanted, before_waiting=lambda: _wait_for_backends(stack, backends, names)
         )
         components = {m.name: address for m, address in zip(models, addresses, strict=False)}
         graphs: dict[str, list[GraphEntry]] = {}
@@ -190,6 +211,8 @@ def _measure(
         for model in models:
             if "direct" in args.targets:
                 plan += [(model, t) for t in direct_targets(model, backend, forwarder)]
+            if batching_backend is not None:
+                plan += [(model, t) for t in batching_targets(model, batching_backend)]
             if "wrapper" in args.targets:
                 plan += [(model, t) for t in wrapper_targets(model, components[model.name])]
             if "graph" in args.targets:

@@ -105,7 +105,7 @@ class BenchStack:
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
         self.processes: list[BenchProcess] = []
-        self._backend: tuple[BenchProcess, int] | None = None
+        self._backends: dict[BackendAddress, tuple[BenchProcess, int]] = {}
 
     def __enter__(self) -> BenchStack:
         return self
@@ -140,31 +140,37 @@ class BenchStack:
         return started
 
     def start_backend(
-        self, model_config: Path, models: Sequence[str], wait: bool = True
+        self,
+        model_config: Path,
+        models: Sequence[str],
+        wait: bool = True,
+        name: str = "backend",
+        extra_args: Sequence[str] = (),
     ) -> BackendAddress:
         """`seldon-tfserving serve-models` with the models' config; waits for every model
         unless `wait` is off (then `wait_for_backend` does, once other processes are started)."""
         grpc_port, rest_port = free_port(), free_port()
         process = self.spawn(
-            "backend",
+            name,
             [
                 _program("seldon-tfserving"),
                 "serve-models",
                 f"--port={grpc_port}",
                 f"--rest_api_port={rest_port}",
                 f"--model_config_file={model_config}",
+                *extra_args,
             ],
         )
         address = BackendAddress(f"{LOOPBACK}:{grpc_port}", f"http://{LOOPBACK}:{rest_port}")
-        self._backend = (process, grpc_port)
+        self._backends[address] = (process, grpc_port)
         if wait:
             self.wait_for_backend(address, models)
         return address
 
     def wait_for_backend(self, address: BackendAddress, models: Sequence[str]) -> None:
-        if self._backend is None:
+        if address not in self._backends:
             raise RuntimeError("start_backend first")
-        process, grpc_port = self._backend
+        process, grpc_port = self._backends[address]
 
         def available(model: str) -> bool:
             reply = requests.get(f"{address.rest_endpoint}/v1/models/{model}", timeout=2)

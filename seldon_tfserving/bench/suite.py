@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -11,7 +12,7 @@ from seldon_tfserving.bench.stack import BackendAddress, ComponentAddress
 from seldon_tfserving.bench.targets import Target
 
 #: Short names of the target groups, for `--targets`.
-TARGET_GROUPS = ("direct", "wrapper", "graph")
+TARGET_GROUPS = ("direct", "wrapper", "graph", "batching")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,33 @@ def direct_targets(
         )
         found.insert(1, floor)
     return found
+
+
+#: The target that calls a second backend started with --enable_batching.
+BATCHING_TARGET = "tfserving grpc (batching)"
+#: Its --batching_parameters_file: no waiting for a batch to fill (batch_timeout_micros 0), so
+#: runs are merged only while a batch thread is busy; one batch thread per core.
+BATCHING_PARAMETERS = (
+    "max_batch_size { value: 64 }\n"
+    "batch_timeout_micros { value: 0 }\n"
+    "max_enqueued_batches { value: 64 }\n"
+    f"num_batch_threads {{ value: {os.cpu_count() or 1} }}\n"
+)
+
+
+def batching_targets(model: BenchModel, backend: BackendAddress) -> list[Target]:
+    """TF Serving's Predict on the batching backend: the same call as `tfserving grpc`."""
+    return [
+        targets.tfserving_grpc(
+            backend.grpc_endpoint,
+            model.name,
+            SIGNATURE_NAME,
+            INPUT_NAME,
+            OUTPUT_NAME,
+            model.payload(),
+            name=BATCHING_TARGET,
+        )
+    ]
 
 
 def wrapper_targets(model: BenchModel, component: ComponentAddress) -> list[Target]:

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from seldon_tfserving.bench.suite import BATCHING_PARAMETERS
+from seldon_tfserving.bench.suite import BATCHING_TARGET as BATCHING
 from seldon_tfserving.bench.suite import FLOOR_TARGET as FLOOR
 from tests.servers import PROJECT_ROOT, VENV_BIN
 
@@ -62,3 +64,39 @@ def test_bench_measures_the_direct_calls_and_the_hop_floor_and_writes_json_and_a
     assert document["settings"]["rounds"] == 2
     with Image.open(tmp_path / "results.png") as chart:
         assert chart.format == "PNG"
+
+
+@pytest.mark.timeout(240)
+def test_bench_measures_tf_serving_with_server_side_batching(tmp_path: Path) -> None:
+    finished = subprocess.run(
+        [
+            str(VENV_BIN / "seldon-tfserving"),
+            "bench",
+            "--targets",
+            "direct",
+            "batching",
+            "--payloads",
+            "1x4",
+            "--concurrency",
+            "4",
+            "--duration",
+            "0.3",
+            "--warmup",
+            "0.1",
+            "--rounds",
+            "1",
+            "--output",
+            str(tmp_path),
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=220,
+    )
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    document = json.loads((tmp_path / "results.json").read_text())
+    (batched,) = [r for r in document["results"] if r["target"] == BATCHING]
+    assert batched["errors"] == {} and batched["stats"]["count"] > 0
+    assert batched["ratio_to_direct"] > 0  # compared with the plain backend's gRPC
+    assert document["settings"]["batching_parameters"] == BATCHING_PARAMETERS
+    assert f"| 1x4 | {BATCHING} | 4 |" in finished.stdout
