@@ -66,6 +66,13 @@ def _bool_flag(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
 
 
+def _add_bool_flag(parser: argparse.ArgumentParser, name: str, default: bool, help: str) -> None:
+    """A TF Serving boolean flag: `--name`, `--name=true` or `--name=false`."""
+    parser.add_argument(
+        f"--{name}", nargs="?", const=True, default=default, type=_bool_flag, help=help
+    )
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     """The tensorflow_model_server flags we honour, and the ones we tolerate."""
     parser.add_argument("--port", type=_positive_int, default=8500, help="gRPC port")
@@ -88,34 +95,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         help="re-read --model_config_file this often and apply changes (<= 0: never)",
     )
-    parser.add_argument(
-        "--allow_version_labels_for_unavailable_models",
-        nargs="?",
-        const=True,
-        default=False,
-        type=_bool_flag,
-        help="a reload may give a new label to a version that is not available yet",
+    _add_bool_flag(
+        parser,
+        "allow_version_labels_for_unavailable_models",
+        False,
+        "a reload may give a new label to a version that is not available yet",
     )
-    parser.add_argument(
-        "--enable_batching",
-        nargs="?",
-        const=True,
-        default=False,
-        type=_bool_flag,
-        help="merge concurrent runs of a version into batches",
+    _add_bool_flag(
+        parser,
+        "enable_batching",
+        False,
+        "merge concurrent runs of a version into batches",
     )
     parser.add_argument(
         "--batching_parameters_file",
         default="",
         help="BatchingParameters text proto (max_batch_size, batch_timeout_micros, ...)",
     )
-    parser.add_argument(
-        "--enable_model_warmup",
-        nargs="?",
-        const=True,
-        default=True,
-        type=_bool_flag,
-        help="replay assets.extra/tf_serving_warmup_requests before a version serves",
+    _add_bool_flag(
+        parser,
+        "enable_model_warmup",
+        True,
+        "replay assets.extra/tf_serving_warmup_requests before a version serves",
     )
     parser.add_argument(
         "--grpc_socket_path",

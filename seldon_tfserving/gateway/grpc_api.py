@@ -58,25 +58,18 @@ class SeldonServicer(prediction_pb2_grpc.SeldonServicer):  # type: ignore[misc]
     def ModelMetadata(  # noqa: N802 - the gRPC method name
         self, request: prediction_pb2.SeldonModelMetadataRequest, context: grpc.ServicerContext
     ) -> prediction_pb2.SeldonModelMetadata:
-        def metadata(
-            service: DeploymentService, payload: Payload, ctx: RequestContext, label: str
-        ) -> Payload:
+        def produce(service: DeploymentService, ctx: RequestContext, label: str) -> Any:
             document = self._dataplane.model_metadata(service, request.name, ctx, label)
-            if isinstance(document, dict):
-                document = _metadata_proto(document, prediction_pb2.SeldonModelMetadata())
-            return Payload.from_proto("message", document)
+            if isinstance(document, dict):  # a REST component's JSON
+                return _metadata_proto(document, prediction_pb2.SeldonModelMetadata())
+            return document  # a gRPC component's SeldonModelMetadata
 
-        result = self._serve(
-            context, "message", prediction_pb2.SeldonMessage(), METADATA_METHOD, metadata
-        )
-        return result.as_proto()
+        return self._serve_metadata(context, METADATA_METHOD, produce)
 
     def GraphMetadata(  # noqa: N802 - the gRPC method name
         self, request: empty_pb2.Empty, context: grpc.ServicerContext
     ) -> prediction_pb2.SeldonGraphMetadata:
-        def metadata(
-            service: DeploymentService, payload: Payload, ctx: RequestContext, label: str
-        ) -> Payload:
+        def produce(service: DeploymentService, ctx: RequestContext, label: str) -> Any:
             document = self._dataplane.graph_metadata(service, ctx, label)
             renamed = {
                 "name": document["name"],
@@ -84,13 +77,25 @@ class SeldonServicer(prediction_pb2_grpc.SeldonServicer):  # type: ignore[misc]
                 "inputs": document["graphinputs"] or [],
                 "outputs": document["graphoutputs"] or [],
             }
-            message = _metadata_proto(renamed, prediction_pb2.SeldonGraphMetadata())
-            return Payload.from_proto("message", message)
+            return _metadata_proto(renamed, prediction_pb2.SeldonGraphMetadata())
 
-        result = self._serve(
-            context, "message", prediction_pb2.SeldonMessage(), GRAPH_METADATA_METHOD, metadata
-        )
-        return result.as_proto()
+        return self._serve_metadata(context, GRAPH_METADATA_METHOD, produce)
+
+    def _serve_metadata(
+        self,
+        context: grpc.ServicerContext,
+        label: str,
+        produce: Callable[[DeploymentService, RequestContext, str], Any],
+    ) -> Any:
+        """A metadata call: no request payload, the answer a message of its own type."""
+
+        def operation(
+            service: DeploymentService, payload: Payload, ctx: RequestContext, label: str
+        ) -> Payload:
+            return Payload.from_proto("message", produce(service, ctx, label))
+
+        request = prediction_pb2.SeldonMessage()
+        return self._serve(context, "message", request, label, operation).as_proto()
 
     def _serve(
         self,

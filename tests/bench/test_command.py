@@ -15,29 +15,21 @@ from seldon_tfserving.bench.suite import FLOOR_TARGET as FLOOR
 from tests.servers import PROJECT_ROOT, VENV_BIN
 
 
-@pytest.mark.timeout(240)
-def test_bench_measures_the_direct_calls_and_the_hop_floor_and_writes_json_and_a_chart(
-    tmp_path: Path,
-) -> None:
+def run_bench(output: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`seldon-tfserving bench` on the 1x4 payload with short windows; asserts it succeeded."""
     finished = subprocess.run(
         [
             str(VENV_BIN / "seldon-tfserving"),
             "bench",
-            "--targets",
-            "direct",
             "--payloads",
             "1x4",
-            "--concurrency",
-            "1",
-            "2",
             "--duration",
             "0.3",
             "--warmup",
             "0.1",
-            "--rounds",
-            "2",
             "--output",
-            str(tmp_path),
+            str(output),
+            *args,
         ],
         cwd=PROJECT_ROOT,
         capture_output=True,
@@ -45,6 +37,16 @@ def test_bench_measures_the_direct_calls_and_the_hop_floor_and_writes_json_and_a
         timeout=220,
     )
     assert finished.returncode == 0, finished.stderr[-2000:]
+    return finished
+
+
+@pytest.mark.timeout(240)
+def test_bench_measures_the_direct_calls_and_the_hop_floor_and_writes_json_and_a_chart(
+    tmp_path: Path,
+) -> None:
+    finished = run_bench(
+        tmp_path, "--targets", "direct", "--concurrency", "1", "2", "--rounds", "2"
+    )
     document = json.loads((tmp_path / "results.json").read_text())
     cells = {(r["target"], r["concurrency"]): r for r in document["results"]}
     direct = ("tfserving grpc", "tfserving rest")
@@ -68,32 +70,9 @@ def test_bench_measures_the_direct_calls_and_the_hop_floor_and_writes_json_and_a
 
 @pytest.mark.timeout(240)
 def test_bench_measures_tf_serving_with_server_side_batching(tmp_path: Path) -> None:
-    finished = subprocess.run(
-        [
-            str(VENV_BIN / "seldon-tfserving"),
-            "bench",
-            "--targets",
-            "direct",
-            "batching",
-            "--payloads",
-            "1x4",
-            "--concurrency",
-            "4",
-            "--duration",
-            "0.3",
-            "--warmup",
-            "0.1",
-            "--rounds",
-            "1",
-            "--output",
-            str(tmp_path),
-        ],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=220,
+    finished = run_bench(
+        tmp_path, "--targets", "direct", "batching", "--concurrency", "4", "--rounds", "1"
     )
-    assert finished.returncode == 0, finished.stderr[-2000:]
     document = json.loads((tmp_path / "results.json").read_text())
     (batched,) = [r for r in document["results"] if r["target"] == BATCHING]
     assert batched["errors"] == {} and batched["stats"]["count"] > 0

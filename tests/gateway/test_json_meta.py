@@ -4,7 +4,6 @@ re-encoding the whole message would give, for any JSON object."""
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import numpy as np
@@ -70,13 +69,13 @@ def test_what_is_not_an_annotatable_message_is_refused(body: bytes) -> None:
 
 
 def test_a_big_tensor_is_not_re_encoded() -> None:
+    """The data is passed on byte for byte: spacing and number spellings that any re-encoding
+    would change (`2.50`, `1e0`, ` , `) come out as they went in."""
     values = np.random.default_rng(0).random((1000, 100)).tolist()
-    body = json.dumps({"data": {"names": [], "ndarray": values}, "meta": {"a": 1}}).encode()
-    started = time.perf_counter()
+    data = json.dumps({"names": [], "ndarray": values})
+    quirky = data.replace("[[", "[[2.50 ,  1e0, ", 1)
+    body = ('{"data": ' + quirky + ', "meta": {"a": 1}}').encode()
     rewritten = rewrite_meta(body, _routing)
-    elapsed = time.perf_counter() - started
-    # the data bytes are the very same ones
     assert rewritten.startswith(body[: body.index(b'"meta"')])
     assert json.loads(rewritten)["meta"] == {"a": 1, "routing": {"router": 1}}
-    # decoding and re-encoding 2 MB takes ~150 ms; scanning it a few
-    assert elapsed < 0.05, elapsed
+    assert b"[[2.50 ,  1e0, " in rewritten
