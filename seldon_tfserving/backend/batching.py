@@ -41,9 +41,6 @@ Array = np.ndarray[Any, Any]
 RunFn = Callable[[Mapping[str, Array], Sequence[str], int | None], list[Array]]
 _QueueKey = tuple[tuple[str, ...], tuple[str, ...]]
 
-#: Seconds an idle batch thread waits for work before it ends (threads start again on demand).
-IDLE_S = 1.0
-
 
 @dataclass(eq=False)
 class _Task:
@@ -55,6 +52,7 @@ class _Task:
     shape_key: tuple[Any, ...]
     deadline: float | None
     done: threading.Event = field(default_factory=threading.Event)
+    batch: _Batch | None = None
     outputs: list[Array] | None = None
     error: ServingError | None = None
 
@@ -71,10 +69,18 @@ class _Batch:
     tasks: list[_Task] = field(default_factory=list)
     rows: int = 0
     closed: bool = False
+    #: out of its queue and running (or run)
+    taken: bool = False
 
 
 class BatchScheduler:
-    """The batching queues of one model version, and the threads that run its batches."""
+    """The batching queues of one model version.
+
+    There are no batch threads: a caller whose run is queued runs the oldest ready batch itself
+    (its own or an older one) when fewer than `num_batch_threads` batches are running, so a run
+    is never handed to another thread and back, and nothing is left running when the version
+    is idle.
+    """
 
     def __init__(self, run: RunFn, parameters: BatchingParameters, name: str) -> None:
         self._run = run
@@ -82,11 +88,9 @@ class BatchScheduler:
         self._name = name
         self._timeout_s = parameters.batch_timeout_micros / 1e6
         self._queues: dict[_QueueKey, deque[_Batch]] = {}
-        self._ready = threading.Condition()
-        self._threads = 0
-        self._idle = 0
+        self._changed = threading.Condition()
+        self._running = 0
         self._closed = False
-        self._numbers = itertools.count(1)
 
     def run(
         self, feeds: Mapping[str, Array], fetches: Sequence[str], timeout_ms: int | None = None
@@ -101,8 +105,19 @@ class BatchScheduler:
                 f"{self._parameters.max_batch_size}"
             )
         self._enqueue((tuple(sorted(feeds)), tuple(fetches)), task, now)
-        if not task.done.wait(None if deadline is None else max(0.0, deadline - now)):
-            raise DeadlineExceeded(f"the batch of this run did not finish within {timeout_ms} ms")
+        while not task.done.is_set():
+            batch = self._claim_or_wait(task)
+            if batch is not None:
+                try:
+                    self._process(batch)
+                finally:
+                    with self._changed:
+                        self._running -= 1
+                        self._changed.notify_all()
+            elif deadline is not None and time.monotonic() >= deadline and self._abandon(task):
+                raise DeadlineExceeded(
+                    f"the batch of this run did not start within {timeout_ms} ms"
+                )
         if task.error is not None:
             raise task.error
         assert task.outputs is not None
@@ -110,11 +125,14 @@ class BatchScheduler:
 
     def close(self) -> None:
         """Refuse new runs and fail the queued ones (the version is going away)."""
-        with self._ready:
+        with self._changed:
             self._closed = True
-            pending = [t for q in self._queues.values() for b in q for t in b.tasks]
+            batches = [b for q in self._queues.values() for b in q]
+            for batch in batches:
+                batch.taken = True  # out of the queues: nobody may claim or leave it now
+            pending = [t for b in batches for t in b.tasks]
             self._queues.clear()
-            self._ready.notify_all()
+            self._changed.notify_all()
         for task in pending:
             task.finish(None, Unavailable(f"{self._name} was unloaded"))
 
@@ -122,7 +140,7 @@ class BatchScheduler:
 
     def _enqueue(self, key: _QueueKey, task: _Task, now: float) -> None:
         limit = self._parameters.max_batch_size
-        with self._ready:
+        with self._changed:
             if self._closed:
                 raise Unavailable(f"{self._name} was unloaded")
             queue = self._queues.setdefault(key, deque())
@@ -140,20 +158,36 @@ class BatchScheduler:
                 batch = _Batch(key, task.shape_key, now)
                 queue.append(batch)
             batch.tasks.append(task)
+            task.batch = batch
             batch.rows += task.rows
             batch.closed = batch.closed or batch.rows == limit
-            if self._idle:
-                self._ready.notify()
-            elif self._threads < self._parameters.num_batch_threads:
-                self._threads += 1
-                threading.Thread(
-                    target=self._work,
-                    name=f"batch-{self._name}-{next(self._numbers)}",
-                    daemon=True,
-                ).start()
+            self._changed.notify_all()
+
+    def _claim_or_wait(self, task: _Task) -> _Batch | None:
+        """A ready batch for this caller to run, or None after waiting for something to change
+        (a batch ready, a slot free, this run done, or its deadline)."""
+        with self._changed:
+            if task.done.is_set():
+                return None
+            assert task.batch is not None
+            # only while its own run is queued: a caller whose batch already runs elsewhere
+            # waits for its answer rather than start on somebody else's batch
+            ready = None if task.batch.taken else self._take_ready(time.monotonic())
+            if isinstance(ready, _Batch):
+                self._running += 1
+                return ready
+            waits = [] if ready is None else [ready]
+            now = time.monotonic()
+            if task.deadline is not None and task.deadline > now:
+                waits.append(task.deadline - now)
+            self._changed.wait(min(waits) if waits else None)
+            return None
 
     def _take_ready(self, now: float) -> _Batch | float | None:
-        """The oldest batch ready to run, else seconds until one will be (None: none queued)."""
+        """The oldest batch ready to run if a slot is free, else seconds until one is ready
+        (None: nothing to wait for but a change)."""
+        if self._running >= self._parameters.num_batch_threads:
+            return None
         oldest: _Batch | None = None
         for queue in self._queues.values():
             if queue and (oldest is None or queue[0].opened < oldest.opened):
@@ -163,26 +197,29 @@ class BatchScheduler:
         wait_s = 0.0 if oldest.closed else oldest.opened + self._timeout_s - now
         if wait_s > 0:
             return wait_s
-        self._queues[oldest.key].popleft()
-        oldest.closed = True
+        queue = self._queues[oldest.key]
+        queue.popleft()
+        if not queue:
+            del self._queues[oldest.key]
+        oldest.closed = oldest.taken = True
         return oldest
 
-    def _work(self) -> None:
-        while True:
-            with self._ready:
-                batch = self._take_ready(time.monotonic())
-                while not isinstance(batch, _Batch):
-                    if self._closed:
-                        self._threads -= 1
-                        return
-                    self._idle += 1
-                    woken = self._ready.wait(IDLE_S if batch is None else batch)
-                    self._idle -= 1
-                    batch = self._take_ready(time.monotonic())
-                    if batch is None and not woken:
-                        self._threads -= 1  # idle for IDLE_S: end; a new run starts another
-                        return
-            self._process(batch)
+    def _abandon(self, task: _Task) -> bool:
+        """Take a run whose deadline passed out of its queued batch; False if its batch is
+        already running (then it waits for its answer like any other)."""
+        with self._changed:
+            batch = task.batch
+            assert batch is not None
+            if batch.taken:
+                return False
+            queue = self._queues[batch.key]
+            batch.tasks.remove(task)
+            batch.rows -= task.rows
+            if not batch.tasks:
+                queue.remove(batch)
+                if not queue:
+                    del self._queues[batch.key]
+            return True
 
     # -- running ----------------------------------------------------------------------------
 

@@ -20,7 +20,6 @@ import numpy as np
 import pytest
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from seldon_tfserving.backend import batching
 from seldon_tfserving.backend.batching import BatchScheduler
 from seldon_tfserving.backend.batching_parameters import BatchingParameters
 from seldon_tfserving.backend.config import resolve_sources, single_model_config
@@ -221,18 +220,25 @@ def test_outputs_that_do_not_follow_the_batch_fail_with_failed_precondition() ->
         scheduler.close()
 
 
-def test_idle_threads_end_and_start_again_on_demand(
-    scheduler_for: Callable[..., BatchScheduler], monkeypatch: pytest.MonkeyPatch
+def test_batches_run_on_the_callers_threads_and_leave_no_thread_behind(
+    scheduler_for: Callable[..., BatchScheduler], session: StandInSession
 ) -> None:
-    monkeypatch.setattr(batching, "IDLE_S", 0.1)
-    scheduler = scheduler_for(num_batch_threads=2)
+    ran_on: list[str] = []
+    plain_run = session.run
+
+    def recording(feeds: Any, fetches: Any, timeout_ms: Any) -> list[Array]:
+        ran_on.append(threading.current_thread().name)
+        return plain_run(feeds, fetches, timeout_ms)
+
+    session.run = recording  # type: ignore[method-assign]
+    scheduler = BatchScheduler(session.run, BatchingParameters(batch_timeout_micros=100_000), "m")
     before = threading.active_count()
-    scheduler.run({"x": rows(1)}, ["y"])
-    deadline = time.monotonic() + 5
-    while threading.active_count() > before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert threading.active_count() <= before
-    np.testing.assert_array_equal(scheduler.run({"x": rows(2)}, ["y"])[0], rows(20))
+    with ThreadPoolExecutor(4, thread_name_prefix="caller") as pool:
+        answers = list(pool.map(lambda v: scheduler.run({"x": rows(v)}, ["y"])[0], [1, 2, 3, 4]))
+        assert threading.active_count() <= before + 4  # the callers, and nobody else
+    assert [a.ravel().tolist() for a in answers] == [[10], [20], [30], [40]]
+    assert ran_on and all(name.startswith("caller") for name in ran_on)
+    scheduler.close()
 
 
 def test_closing_fails_queued_runs_and_refuses_new_ones(
