@@ -18,7 +18,9 @@ from tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
     get_model_status_pb2,
+    inference_pb2,
     model_management_pb2,
+    model_pb2,
     model_service_pb2_grpc,
     predict_pb2,
     prediction_service_pb2_grpc,
@@ -126,8 +128,13 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer): 
         return response
 
     @_translated
-    def MultiInference(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
-        raise Unimplemented("MultiInference is not supported by this server")
+    def MultiInference(  # noqa: N802
+        self, request: inference_pb2.MultiInferenceRequest, context: grpc.ServicerContext
+    ) -> inference_pb2.MultiInferenceResponse:
+        spec = request.tasks[0].model_spec if request.tasks else model_pb2.ModelSpec()
+        return example_methods.multi_inference(
+            self._core, model_ref(spec), request, timeout_ms_for(context)
+        )
 
     @_translated
     def GetModelMetadata(  # noqa: N802

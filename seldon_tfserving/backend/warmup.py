@@ -72,8 +72,7 @@ def _replay(core: ServingCore, ref: ModelRef, log: prediction_log_pb2.Prediction
         request = log.regress_log.request
         example_methods.regress(core, ref, request.model_spec.signature_name, request.input, None)
     elif kind == "multi_inference_log":
-        # TF Serving would run it; this server has no MultiInference to warm up
-        LOG.warning("model %s: a MultiInference warm-up record is skipped", ref.name)
+        example_methods.multi_inference(core, ref, log.multi_inference_log.request, None)
     elif kind is not None:
         raise Unimplemented(f"Unsupported log_type for warmup: {kind}")
 

@@ -19,6 +19,7 @@ from tensorflow.core.example import example_pb2, feature_pb2
 from tensorflow_serving.apis import (
     classification_pb2,
     get_model_status_pb2,
+    inference_pb2,
     predict_pb2,
     prediction_log_pb2,
     prediction_service_pb2_grpc,
@@ -109,16 +110,23 @@ def test_with_warmup_disabled_nothing_runs(loaded: Callable[..., ServingCore]) -
     assert counter_value(core) == 0
 
 
-def test_classify_and_regress_records_run_too(loaded: Callable[..., ServingCore]) -> None:
+def test_classify_regress_and_multi_inference_records_run_too(
+    loaded: Callable[..., ServingCore],
+) -> None:
     classify = classification_pb2.ClassificationRequest()
     classify.model_spec.signature_name = "classify_x_to_y"
     classify.input.example_list.examples.append(x_example(20.0))
     regress = regression_pb2.RegressionRequest()
     regress.model_spec.signature_name = "regress_x_to_y"
     regress.input.example_list.examples.append(x_example(80.0))
+    multi = inference_pb2.MultiInferenceRequest(input=regress.input)
+    for signature in ("regress_x_to_y", "regress_x_to_y2"):
+        task = multi.tasks.add(method_name="tensorflow/serving/regress")
+        task.model_spec.name, task.model_spec.signature_name = "exported", signature
     records = [
         Log(classify_log=prediction_log_pb2.ClassifyLog(request=classify)),
         Log(regress_log=prediction_log_pb2.RegressLog(request=regress)),
+        Log(multi_inference_log=prediction_log_pb2.MultiInferenceLog(request=multi)),
         predict_log("serving_default", x=np.array([[1.0]], dtype=np.float32)),
     ]
     core = loaded("saved_model_half_plus_two_cpu", records)
