@@ -11,7 +11,7 @@ one session run, as TF Serving does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,12 +87,15 @@ def classify(
     timeout_ms: int | None = None,
 ) -> tuple[Answered, classification_pb2.ClassificationResult]:
     """TF Serving's Classify: `classes` [batch, n] and/or `scores` [batch, n] per example."""
-    servable = core.servable(ref)
-    plan = classification_plan(servable, _named_signature(servable, signature_name))
-    examples = serialized_examples(request_input)
-    fetched = run_plans(servable, [plan], examples, timeout_ms)
-    result = classification_result(plan, fetched, len(examples))
-    return Answered(ref.name, servable.version, plan.signature_name), result
+    return _one_task(
+        core,
+        ref,
+        signature_name,
+        request_input,
+        timeout_ms,
+        classification_plan,
+        classification_result,
+    )
 
 
 def regress(
@@ -103,12 +106,26 @@ def regress(
     timeout_ms: int | None = None,
 ) -> tuple[Answered, regression_pb2.RegressionResult]:
     """TF Serving's Regress: one float `outputs` value per example ([batch] or [batch, 1])."""
+    return _one_task(
+        core, ref, signature_name, request_input, timeout_ms, regression_plan, regression_result
+    )
+
+
+def _one_task[Result](
+    core: ServingCore,
+    ref: ModelRef,
+    signature_name: str,
+    request_input: input_pb2.Input,
+    timeout_ms: int | None,
+    plan_for: Callable[[LoadedVersion, str], ExamplePlan],
+    result_of: Callable[[ExamplePlan, Mapping[str, Array], int], Result],
+) -> tuple[Answered, Result]:
     servable = core.servable(ref)
-    plan = regression_plan(servable, _named_signature(servable, signature_name))
+    plan = plan_for(servable, _named_signature(servable, signature_name))
     examples = serialized_examples(request_input)
     fetched = run_plans(servable, [plan], examples, timeout_ms)
-    result = regression_result(plan, fetched, len(examples))
-    return Answered(ref.name, servable.version, plan.signature_name), result
+    answered = Answered(ref.name, servable.version, plan.signature_name)
+    return answered, result_of(plan, fetched, len(examples))
 
 
 def multi_inference(
