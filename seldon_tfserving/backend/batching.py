@@ -123,6 +123,11 @@ class BatchScheduler:
         assert task.outputs is not None
         return task.outputs
 
+    def queued_runs(self) -> int:
+        """Runs waiting for their batch to start."""
+        with self._changed:
+            return sum(len(b.tasks) for q in self._queues.values() for b in q)
+
     def close(self) -> None:
         """Refuse new runs and fail the queued ones (the version is going away)."""
         with self._changed:

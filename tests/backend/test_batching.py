@@ -82,6 +82,13 @@ def rows(*values: float, width: int = 1) -> Array:
     return np.array([[v] * width for v in values], dtype=np.float32)
 
 
+def wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.01)
+
+
 def run_together(scheduler: BatchScheduler, inputs: list[Array], **run: Any) -> list[Any]:
     """Submit every input at once; each caller's answer (or the error it got)."""
 
@@ -98,7 +105,7 @@ def run_together(scheduler: BatchScheduler, inputs: list[Array], **run: Any) -> 
 def test_concurrent_runs_become_one_session_run_and_each_gets_its_own_rows(
     scheduler_for: Callable[..., BatchScheduler], session: StandInSession
 ) -> None:
-    scheduler = scheduler_for(max_batch_size=16, batch_timeout_micros=300_000)
+    scheduler = scheduler_for(max_batch_size=16, batch_timeout_micros=1_000_000)
     inputs = [rows(1), rows(2, 3), rows(4), rows(5, 6, 7)]
     answers = run_together(scheduler, inputs)
     for x, answer in zip(inputs, answers, strict=True):
@@ -141,7 +148,7 @@ def test_runs_of_other_shapes_go_in_other_batches(
 def test_variable_length_inputs_are_padded_with_their_own_first_value(
     scheduler_for: Callable[..., BatchScheduler], session: StandInSession
 ) -> None:
-    scheduler = scheduler_for(batch_timeout_micros=300_000, pad_variable_length_inputs=True)
+    scheduler = scheduler_for(batch_timeout_micros=1_000_000, pad_variable_length_inputs=True)
     short = np.array([[1.0, 2.0]], dtype=np.float32)
     long = np.array([[3.0, 4.0, 5.0]], dtype=np.float32)
     answers = run_together(scheduler, [short, long])
@@ -169,7 +176,7 @@ def test_a_full_queue_turns_runs_away_with_unavailable(
         running = pool.submit(scheduler.run, {"x": rows(1)}, ["y"])
         assert session.started.wait(10)  # the only thread is busy with it
         queued = pool.submit(scheduler.run, {"x": rows(2)}, ["y"])
-        time.sleep(0.2)
+        wait_for(lambda: scheduler.queued_runs() == 1)
         with pytest.raises(Unavailable, match="batch scheduling queue .* is full"):
             scheduler.run({"x": rows(3)}, ["y"])
         session.release.set()
@@ -189,8 +196,8 @@ def test_a_run_whose_deadline_passes_in_the_queue_gets_deadline_exceeded(
             scheduler.run({"x": rows(2)}, ["y"], timeout_ms=100)
         session.release.set()
         np.testing.assert_array_equal(running.result(10)[0], rows(10))
-    time.sleep(0.2)
-    assert [b.ravel().tolist() for b in session.batches] == [[1.0]]  # the late run never ran
+    assert scheduler.queued_runs() == 0  # the late run left its batch ...
+    assert [b.ravel().tolist() for b in session.batches] == [[1.0]]  # ... and never ran
 
 
 @pytest.mark.parametrize(
@@ -250,7 +257,7 @@ def test_closing_fails_queued_runs_and_refuses_new_ones(
         pool.submit(scheduler.run, {"x": rows(1)}, ["y"])
         assert session.started.wait(10)
         queued = pool.submit(scheduler.run, {"x": rows(2)}, ["y"])
-        time.sleep(0.2)
+        wait_for(lambda: scheduler.queued_runs() == 1)
         scheduler.close()
         with pytest.raises(Unavailable, match="unloaded"):
             queued.result(10)
