@@ -32,8 +32,10 @@ def model_metadata_document(answer: Any) -> Document:
 def builtin_metadata(plan: NodePlan) -> Document:
     """What a node the gateway runs itself (RANDOM_ABTEST, AVERAGE_COMBINER) says of itself:
     there is no component to ask."""
-    custom = {"implementation": plan.node.implementation} if plan.node.implementation else {}
-    return {"name": plan.node.name, "platform": "seldon", **({"custom": custom} if custom else {})}
+    document: Document = {"name": plan.node.name, "platform": "seldon"}
+    if plan.node.implementation:
+        document["custom"] = {"implementation": plan.node.implementation}
+    return document
 
 
 def graph_metadata(name: str, root: NodePlan, models: Mapping[str, Document]) -> Document:
