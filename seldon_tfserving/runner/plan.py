@@ -21,6 +21,7 @@ from typing import Any, Literal
 from seldon_tfserving.deploy.model import GraphNode, Parameter, Predictor, SeldonDeployment
 from seldon_tfserving.gateway.endpoints import ComponentEndpoint, endpoint_key
 from seldon_tfserving.runner.errors import PlanError
+from seldon_tfserving.runner.probes import ReadinessProbe, readiness_probe
 from seldon_tfserving.runner.tfserving_container import (
     MODEL_SERVER_BINARY,
     is_tfserving_container,
@@ -55,6 +56,8 @@ class BackendProcess:
     serves: tuple[str, ...]
     #: the container's model config file, locally (None for --model_name/--model_base_path)
     model_config_file: Path | None = None
+    #: the manifest's readinessProbe, on local ports (None: none this machine can run)
+    readiness: ReadinessProbe | None = None
 
 
 @dataclass(frozen=True)
@@ -293,6 +296,7 @@ class _Planner:
             models=model_names(rewritten, config_text),
             serves=(),
             model_config_file=Path(config_file) if config_file else None,
+            readiness=readiness_probe(container, port_map),
         )
 
     def _component(

@@ -1,8 +1,9 @@
 """When a child counts as ready, as a cluster's readiness probes would decide.
 
-A backend is ready when its gRPC port accepts connections and, with a REST face, each of its
-models reports a version AVAILABLE; a component when `/health/status` answers 200 (which a
-TfServingModel only does once its TF Serving answers) and its gRPC port is open.
+A backend is ready when its gRPC port accepts connections, with a REST face each of its models
+reports a version AVAILABLE, and the manifest's own readinessProbe passes (`probes.py`); a
+component when `/health/status` answers 200 (which a TfServingModel only does once its TF
+Serving answers) and its gRPC port is open.
 """
 
 from __future__ import annotations
@@ -29,13 +30,15 @@ def model_available(rest_port: int, model: str) -> bool:
 
 
 def backend_ready(backend: BackendProcess) -> bool:
+    """Our checks, then the manifest's own readinessProbe when it has one."""
     if not port_open(backend.grpc_port):
         return False
-    if backend.rest_port is None:
-        return True
-    if not backend.models:
-        return port_open(backend.rest_port)
-    return all(model_available(backend.rest_port, model) for model in backend.models)
+    if backend.rest_port is not None:
+        if not backend.models and not port_open(backend.rest_port):
+            return False
+        if not all(model_available(backend.rest_port, model) for model in backend.models):
+            return False
+    return backend.readiness is None or backend.readiness.passes()
 
 
 def component_ready(component: ComponentProcess) -> bool:
