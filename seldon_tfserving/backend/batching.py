@@ -278,13 +278,7 @@ class BatchScheduler:
             )
             for name in tasks[0].feeds
         }
-        deadlines = [task.deadline for task in tasks]
-        timeout_ms = (
-            None
-            if any(d is None for d in deadlines)
-            else max(1, int((max(d for d in deadlines if d is not None) - time.monotonic()) * 1000))
-        )
-        outputs = self._run(merged, fetches, timeout_ms)
+        outputs = self._run(merged, fetches, _latest_timeout_ms(tasks))
         for output in outputs:
             if output.ndim == 0:
                 raise FailedPrecondition("Batched output tensor has 0 dimensions")
@@ -298,6 +292,15 @@ class BatchScheduler:
             [output[start : start + task.rows] for output in outputs]
             for task, start in zip(tasks, starts, strict=False)
         ]
+
+
+def _latest_timeout_ms(tasks: Sequence[_Task]) -> int | None:
+    """The batch's run timeout: until the latest deadline among its runs (None if one has
+    none), so no run is cut short for another's sake."""
+    deadlines = [task.deadline for task in tasks if task.deadline is not None]
+    if len(deadlines) < len(tasks):
+        return None
+    return max(1, int((max(deadlines) - time.monotonic()) * 1000))
 
 
 def _rows_and_shape(

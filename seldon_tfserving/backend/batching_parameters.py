@@ -105,11 +105,14 @@ class BatchingParameters:
         except text_format.ParseError as error:
             raise ConfigurationError("batching_parameters_file", str(error)) from error
         values: dict[str, Any] = {}
-        for name in ("max_batch_size", "batch_timeout_micros", "max_enqueued_batches"):
+        for name in (
+            "max_batch_size",
+            "batch_timeout_micros",
+            "max_enqueued_batches",
+            "num_batch_threads",
+        ):
             if proto.HasField(name):
                 values[name] = getattr(proto, name).value
-        if proto.HasField("num_batch_threads"):
-            values["num_batch_threads"] = proto.num_batch_threads.value
         values["allowed_batch_sizes"] = tuple(proto.allowed_batch_sizes)
         values["pad_variable_length_inputs"] = proto.pad_variable_length_inputs
         if proto.HasField("enable_large_batch_splitting") and (

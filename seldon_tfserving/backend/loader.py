@@ -32,7 +32,11 @@ _GRPC_CODE_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
 
 
 def serving_error_from_tf(exc: Exception) -> ServingError:
-    """Our error for a TensorFlow OpError, keeping its status code (e.g. INVALID_ARGUMENT)."""
+    """Our error for what loading or running a version raised: a TensorFlow OpError keeps its
+    status code (e.g. INVALID_ARGUMENT), one of ours (a failed warm-up) stays as it is, anything
+    else is UNKNOWN."""
+    if isinstance(exc, ServingError):
+        return exc
     code = _GRPC_CODE_BY_NUMBER.get(getattr(exc, "error_code", 2), grpc.StatusCode.UNKNOWN)
     message = getattr(exc, "message", None) or str(exc)
     return error_for_grpc(code, message)

@@ -17,7 +17,6 @@ from pathlib import Path
 from seldon_tfserving.backend.batching_parameters import BatchingParameters
 from seldon_tfserving.backend.config import ModelSource
 from seldon_tfserving.backend.loader import LoadedVersion, serving_error_from_tf
-from seldon_tfserving.errors import ServingError
 
 LOG = logging.getLogger(__name__)
 
@@ -92,7 +91,7 @@ class ModelRepository:
                 versions[version] = self._loaded(source.name, version, path)
                 ended.pop(version, None)
             except Exception as exc:  # a broken SavedModel must not take the server down
-                error = exc if isinstance(exc, ServingError) else serving_error_from_tf(exc)
+                error = serving_error_from_tf(exc)
                 LOG.error(
                     "model %s version %d failed to load: %s", source.name, version, error.message
                 )

@@ -31,8 +31,9 @@ WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
 MAX_RECORDS = 1000
 
 
-def warm_up(version: LoadedVersion, iterations: int = 1) -> int:
-    """Replay the version's warm-up records `iterations` times each; the number of records.
+def warm_up(version: LoadedVersion) -> int:
+    """Replay the version's warm-up records once each (TF Serving's default
+    num_request_iterations); the number of records.
 
     Raises the first record's failure (a ServingError), as TF Serving fails the load with it.
     """
@@ -48,8 +49,7 @@ def warm_up(version: LoadedVersion, iterations: int = 1) -> int:
             log.ParseFromString(record)
         except DecodeError as error:
             raise InvalidInput(f"Failed to parse warmup record from {path}") from error
-        for _ in range(iterations):
-            _replay(core, ref, log)
+        _replay(core, ref, log)
         count += 1
         if count > MAX_RECORDS:
             raise InvalidInput(
