@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from seldon_tfserving.codec import fast_json
 from seldon_tfserving.codec.json_tensors import TextLiterals, debug_json
 from seldon_tfserving.errors import InvalidInput
 
@@ -26,7 +27,14 @@ class JsonDocument:
 
 
 def parse_document(body: bytes | str) -> JsonDocument:
-    """Parse once; like TF Serving: an object is required, text after the document is ignored."""
+    """Parse once; like TF Serving: an object is required, text after the document is ignored.
+
+    orjson parses every body it reads as Python's decoder would (`fast_json`); the rest (NaN,
+    text after the document, bad encodings, errors) take Python's decoder and its messages.
+    """
+    value = fast_json.loads_if_agreed(body)
+    if isinstance(value, dict):
+        return JsonDocument(value, TextLiterals.of(body))
     if isinstance(body, bytes):
         try:
             text = body.decode("utf-8")

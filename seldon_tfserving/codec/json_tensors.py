@@ -133,7 +133,9 @@ class TextLiterals:
     numbers_as_doubles: bool = False
 
     @classmethod
-    def of(cls, text: str) -> TextLiterals:
+    def of(cls, text: str | bytes) -> TextLiterals:
+        if isinstance(text, bytes):
+            return cls(bools=b"true" in text or b"false" in text, infinities=b"Infinity" in text)
         return cls(bools="true" in text or "false" in text, infinities="Infinity" in text)
 
 
@@ -157,12 +159,12 @@ def json_to_array(value: Any, dtype: int, *, literals: TextLiterals = ANY_LITERA
         fast = _numeric_fast_path(value, dtype, shape, literals)
         if fast is not None:
             return fast
-    leaves = _leaves(value, shape)
+    leaves, types = _leaves(value, shape)
     if leaves.size == 0:
         return np.empty(shape, dtype=JSON_NUMPY_DTYPES[dtype])
     if dtype == types_pb2.DT_STRING:
         return _strings(leaves)
-    return _numbers(leaves, dtype, literals)
+    return _numbers(leaves, types, dtype, literals)
 
 
 def _check_finite(doubles: Array, literals: TextLiterals) -> None:
@@ -195,6 +197,14 @@ def _numeric_fast_path(
     return None
 
 
+#: The JSON leaf types each dtype takes (bool is not int here); the integer dtypes take int.
+_JSON_TYPES_OF: dict[int, frozenset[type]] = {
+    types_pb2.DT_BOOL: frozenset({bool}),
+    types_pb2.DT_FLOAT: frozenset({float, int}),
+    types_pb2.DT_DOUBLE: frozenset({float, int}),
+}
+
+
 def _whole(doubles: Array) -> Array:
     """Elementwise: a finite whole number that an int64 holds."""
     with np.errstate(invalid="ignore"):
@@ -202,19 +212,19 @@ def _whole(doubles: Array) -> Array:
     return np.asarray(whole, dtype=np.bool_)
 
 
-def _leaves(value: Any, shape: tuple[int, ...]) -> Array:
-    """An object array of the leaf values, shaped `shape`; ragged or mixed nesting raises."""
+def _leaves(value: Any, shape: tuple[int, ...]) -> tuple[Array, frozenset[type]]:
+    """An object array of the leaf values, shaped `shape`, and the exact Python types among
+    them (one pass in C: `map(type, ...)`); ragged or mixed nesting raises."""
     try:
         leaves = np.array(value, dtype=object)
     except ValueError:
         leaves = None
     if leaves is None or leaves.shape != shape:
         _raise_ragged(value, shape)
-    if leaves.size:
-        nested = _of_type(_kind_of(leaves), list)
-        if nested.any():
-            _raise_ragged(value, shape)
-    return leaves
+    types = frozenset(map(type, leaves.ravel().tolist()))
+    if list in types:
+        _raise_ragged(value, shape)
+    return leaves, types
 
 
 def _raise_ragged(value: Any, shape: tuple[int, ...]) -> NoReturn:
@@ -256,20 +266,19 @@ def _first_bad(leaves: Array, good: Array, dtype: int) -> InvalidInput:
     return _type_error(leaves.reshape(-1)[index], dtype)
 
 
-def _numbers(leaves: Array, dtype: int, literals: TextLiterals) -> Array:
-    """Check every leaf's JSON type against `dtype`, then convert all at once."""
-    kinds = _kind_of(leaves)
-    if dtype == types_pb2.DT_BOOL:
-        good = _of_type(kinds, bool)
-    elif dtype in _FLOAT_TYPES:
-        good = _of_type(kinds, float, int)
-    else:
-        good = _of_type(kinds, int)
-        if literals.numbers_as_doubles:
+def _numbers(leaves: Array, types: frozenset[type], dtype: int, literals: TextLiterals) -> Array:
+    """Check every leaf's JSON type against `dtype`, then convert all at once. When the leaves'
+    types are all of the wanted ones (a jsonData tensor of floats), no leaf is looked at again;
+    else each leaf's type is read to find the first bad one, or the whole doubles to convert."""
+    wanted = _JSON_TYPES_OF.get(dtype, frozenset({int}))
+    if not types <= wanted:
+        kinds = _kind_of(leaves)
+        good = _of_type(kinds, *wanted)
+        if wanted == {int} and literals.numbers_as_doubles:
             leaves, converted = _whole_doubles_as_ints(leaves, kinds)
             good |= converted
-    if not good.all():
-        raise _first_bad(leaves, good, dtype)
+        if not good.all():
+            raise _first_bad(leaves, good, dtype)
     if dtype == types_pb2.DT_BOOL:
         return leaves.astype(np.bool_)
     if dtype in _FLOAT_TYPES:

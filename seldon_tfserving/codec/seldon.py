@@ -21,7 +21,9 @@ from tensorflow.core.framework.tensor_pb2 import TensorProto
 from tensorflow_serving.apis import model_pb2, predict_pb2
 
 from seldon_tfserving.codec.list_value import list_value_to_ndarray, ndarray_to_list_value_bytes
+from seldon_tfserving.codec.numpy_json import float32_values
 from seldon_tfserving.codec.seldon_meta import fill_meta, meta_to_dict
+from seldon_tfserving.codec.seldon_tensor import proto_tensor_array, tensor_array
 from seldon_tfserving.codec.tensors import Array, Tensor, as_ndarray, as_tensor_proto
 from seldon_tfserving.errors import InvalidInput
 
@@ -68,9 +70,7 @@ def _read_proto(message: Any) -> SeldonRequest:
         if kind == "tftensor":
             return SeldonRequest("tftensor", data.tftensor, names, **common)
         if kind == "tensor":
-            return SeldonRequest(
-                "tensor", _tensor_array(data.tensor.shape, data.tensor.values), names, **common
-            )
+            return SeldonRequest("tensor", proto_tensor_array(data.tensor), names, **common)
         if kind == "ndarray":
             dense = list_value_to_ndarray(data.ndarray)
             value = json_format.MessageToDict(data.ndarray) if dense is None else dense
@@ -88,17 +88,23 @@ def _read_proto(message: Any) -> SeldonRequest:
     raise InvalidInput("the SeldonMessage carries no data")
 
 
-def _read_json(message: Mapping[str, Any]) -> SeldonRequest:
-    meta = message.get("meta")
-    meta = {} if meta is None else meta
+def _present(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a JSON object that are set: proto3's JSON mapping, which Seldon's parser
+    follows, reads `null` as a field left out."""
+    return {key: value for key, value in document.items() if value is not None}
+
+
+def _read_json(document: Mapping[str, Any]) -> SeldonRequest:
+    message = _present(document)
+    meta = message.get("meta", {})
     if not isinstance(meta, Mapping):
         raise InvalidInput("meta must be a JSON object")
     common: dict[str, Any] = {"puid": str(meta.get("puid") or ""), "meta": meta}
     if "data" in message:
-        data = message["data"]
-        if not isinstance(data, Mapping):
+        if not isinstance(message["data"], Mapping):
             raise InvalidInput("data must be a JSON object")
-        names = data.get("names") or []
+        data = _present(message["data"])
+        names = data.get("names", [])
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise InvalidInput("data.names must be a list of strings")
         if "tftensor" in data:
@@ -109,9 +115,10 @@ def _read_json(message: Mapping[str, Any]) -> SeldonRequest:
             tensor = data["tensor"]
             if not isinstance(tensor, Mapping):
                 raise InvalidInput("data.tensor must be an object with shape and values")
+            tensor = _present(tensor)
             return SeldonRequest(
                 "tensor",
-                _tensor_array(tensor.get("shape", []), tensor.get("values", [])),
+                tensor_array(tensor.get("shape", []), tensor.get("values", [])),
                 tuple(names),
                 **common,
             )
@@ -123,7 +130,9 @@ def _read_json(message: Mapping[str, Any]) -> SeldonRequest:
             raise InvalidInput("jsonData must be a JSON object holding a TF Serving predict body")
         return SeldonRequest("jsonData", message["jsonData"], **common)
     if "strData" in message:
-        return SeldonRequest("strData", str(message["strData"]), **common)
+        if not isinstance(message["strData"], str):
+            raise InvalidInput(f"strData must be a string, not {type(message['strData']).__name__}")
+        return SeldonRequest("strData", message["strData"], **common)
     if "binData" in message:
         try:
             value = base64.b64decode(message["binData"], validate=True)
@@ -144,14 +153,6 @@ def _parse_tftensor(value: Any) -> TensorProto:
     return proto
 
 
-def _tensor_array(shape: Any, values: Any) -> Array:
-    try:
-        array = np.asarray(values, dtype=np.float64)
-        return array.reshape([int(size) for size in shape])
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"data.tensor: values do not fill shape {list(shape)}: {exc}") from None
-
-
 # --- responses -----------------------------------------------------------------------------
 
 
@@ -169,11 +170,14 @@ _to_text = np.frompyfunc(_text, 1, 1)
 
 
 def json_value(array: Array) -> Any:
-    """An output array as JSON values, built with one `tolist()` (strings decoded)."""
+    """An output array as JSON values, built with one `tolist()` (strings decoded); float32
+    values print as float32 (`0.21419969`, not the double `0.21419969201087952`)."""
     if array.dtype.kind in "OS":
         return _to_text(array).tolist() if array.ndim else _text(array.item())
     if array.dtype.kind == "c":
         return np.stack([array.real, array.imag], axis=-1).tolist()
+    if array.dtype.kind == "f" and array.dtype.itemsize == 4:
+        return float32_values(array)
     return array.tolist()
 
 
@@ -268,7 +272,7 @@ def _data_response(
         data["tftensor"] = json_format.MessageToDict(as_tensor_proto(tensor))
     elif kind == "tensor":
         array = as_ndarray(tensor)
-        data["tensor"] = {"shape": list(array.shape), "values": array.reshape(-1).tolist()}
+        data["tensor"] = {"shape": list(array.shape), "values": json_value(array.reshape(-1))}
     else:
         array = as_ndarray(tensor)
         data["ndarray"] = json_value(array if array.ndim else array.reshape(1))

@@ -8,7 +8,7 @@ columns: each named input takes as many consecutive columns as one instance of i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -39,7 +39,7 @@ def typed_array(value: Any, dtype: int, what: str) -> Array:
     except ValueError as exc:
         raise InvalidInput(f"{what}: not a dense array ({exc})") from None
     if dtype == types_pb2.DT_STRING:
-        return _strings(raw, what)
+        return _strings(raw if isinstance(value, np.ndarray) else np.array(value, object), what)
     if dtype not in NUMPY_FOR_DTYPE:
         raise InvalidInput(f"{what}: data type {dtype_name(dtype)} is not supported")
     return checked_cast(raw, dtype, what)
@@ -69,11 +69,31 @@ def checked_cast(raw: Array, dtype: int, what: str) -> Array:
     return raw.astype(target, copy=False)
 
 
+def _text_element(element: Any) -> bool:
+    return isinstance(element, str | bytes)
+
+
+def _utf8_element(element: Any) -> Any:
+    return element.encode("utf-8") if isinstance(element, str) else element
+
+
+_is_text = np.frompyfunc(_text_element, 1, 1)
+_utf8 = np.frompyfunc(_utf8_element, 1, 1)
+
+
 def _strings(raw: Array, what: str) -> Array:
+    """Strings as UTF-8 bytes; anything else (a number, a null) refused as TF Serving's JSON
+    refuses it, rather than turned into its text ("1", "None")."""
     if raw.dtype.kind == "U":
         return np.char.encode(raw, "utf-8").astype(object)
-    if raw.dtype.kind in "SO":
+    if raw.dtype.kind == "S":
         return raw.astype(object)
+    if raw.dtype.kind == "O":
+        text = _is_text(raw).astype(bool)
+        if not text.all():
+            other = raw.reshape(-1)[np.flatnonzero(~text.reshape(-1))[0]]
+            raise InvalidInput(f"{what}: expects strings for DT_STRING, got {other!r}")
+        return np.asarray(_utf8(raw), dtype=object)
     raise InvalidInput(f"{what}: expects strings for DT_STRING, got values of type {raw.dtype}")
 
 
@@ -102,7 +122,7 @@ def choose_inputs(
                 f"are {', '.join(by_name) or 'none'}"
             )
         return [by_name[model_input]]
-    if names and all(name in by_name for name in names):
+    if names_pick_inputs(inputs, names, model_input):
         if len(set(names)) != len(names):
             raise InvalidInput(f"data.names repeats an input: {list(names)}")
         return [by_name[name] for name in names]
@@ -112,6 +132,32 @@ def choose_inputs(
         f"the signature has inputs {', '.join(by_name)}: name them in data.names (one per "
         "column group), set model_input, or send jsonData with a TF Serving predict body"
     )
+
+
+def names_pick_inputs(
+    inputs: Sequence[InputSpec], names: Sequence[str], model_input: str | None
+) -> bool:
+    """Whether `data.names` pick the signature inputs (else they name the data's columns)."""
+    known = {spec.name for spec in inputs}
+    return model_input is None and bool(names) and all(name in known for name in names)
+
+
+def check_column_names(names: Sequence[str], shape: Sequence[int]) -> None:
+    """Column names must be one per column, or none, as Seldon reads them.
+
+    Seldon writes one name per column of a [batch, columns, ...] answer (`t:0`, `t:1`, ...),
+    and its servers that read names (MLflow's, through pandas) refuse any other count; a 1-D
+    payload is one column, a scalar has none.
+    """
+    if not names:
+        return
+    columns = int(shape[1]) if len(shape) >= 2 else 1 if len(shape) == 1 else 0
+    if len(names) != columns:
+        raise InvalidInput(
+            f"data.names has {len(names)} names but the data has {columns} column"
+            f"{'' if columns == 1 else 's'} (shape {list(shape)}): give one name per column, "
+            "or none"
+        )
 
 
 def _instance_width(spec: InputSpec) -> int:
@@ -126,7 +172,13 @@ def _instance_width(spec: InputSpec) -> int:
     return int(np.prod(dims, dtype=np.int64))
 
 
-def split_columns(raw: Array, specs: Sequence[InputSpec]) -> dict[str, Array]:
+#: How a column group becomes its input's dtype: JSON's rules (`typed_array`) by default.
+Cast = Callable[[Any, int, str], Array]
+
+
+def split_columns(
+    raw: Array, specs: Sequence[InputSpec], cast: Cast = typed_array
+) -> dict[str, Array]:
     """A [batch, columns] array cut into one typed array per named input, in order."""
     if raw.ndim != 2:
         raise InvalidInput(
@@ -146,7 +198,7 @@ def split_columns(raw: Array, specs: Sequence[InputSpec]) -> dict[str, Array]:
         assert spec.shape is not None
         columns = raw[:, offset : offset + width].reshape((batch, *spec.shape[1:]))
         offset += width
-        result[spec.name] = typed_array(columns, spec.dtype, f"input {spec.name!r}")
+        result[spec.name] = cast(columns, spec.dtype, f"input {spec.name!r}")
     return result
 
 

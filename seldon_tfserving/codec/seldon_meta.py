@@ -17,6 +17,7 @@ from google.protobuf import json_format
 from seldon_core.proto import prediction_pb2
 
 _METRIC_TYPE_NAMES = dict(prediction_pb2.Metric.MetricType.items())
+_METRIC_TYPE_BY_NUMBER = {number: name for name, number in _METRIC_TYPE_NAMES.items()}
 _METRIC_TYPE_DEFAULT = "COUNTER"  # enum value 0: omitted from JSON, as json_format does
 _KNOWN_FIELDS = frozenset({"puid", "tags", "routing", "requestPath", "metrics"})
 
@@ -42,7 +43,8 @@ def metrics_of(meta: Any) -> list[dict[str, Any]]:
     return [
         {
             "key": metric.key,
-            "type": prediction_pb2.Metric.MetricType.Name(metric.type),
+            "type": _METRIC_TYPE_BY_NUMBER.get(metric.type)
+            or prediction_pb2.Metric.MetricType.Name(metric.type),
             "value": metric.value,
             "tags": dict(metric.tags),
         }

@@ -7,6 +7,7 @@ last value to fill the shape, because clients such as Seldon's own write them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,6 +35,13 @@ NUMPY_FOR_DTYPE: dict[int, np.dtype[Any]] = {
     types_pb2.DT_COMPLEX128: np.dtype(np.complex128),
     types_pb2.DT_STRING: np.dtype(object),
 }
+
+#: The most elements a tensor has: TensorFlow counts them in an int64.
+MAX_ELEMENTS = 2**63 - 1
+#: The most bytes a tensor sent with fewer values than its shape (TensorFlow repeats the last
+#: one) may expand to: what one gRPC message can carry at most, so that a few bytes cannot
+#: make us allocate terabytes.
+MAX_FILLED_BYTES = 2**31 - 1
 
 DTYPE_FOR_NUMPY: dict[np.dtype[Any], int] = {
     dtype: enum for enum, dtype in NUMPY_FOR_DTYPE.items() if enum != types_pb2.DT_STRING
@@ -88,13 +96,20 @@ def numpy_to_dtype(dtype: np.dtype[Any]) -> int:
 
 
 def shape_proto(shape: Sequence[int]) -> tensor_shape_pb2.TensorShapeProto:
-    return tensor_shape_pb2.TensorShapeProto(
-        dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=int(size)) for size in shape]
-    )
+    shape_message = tensor_shape_pb2.TensorShapeProto()
+    _add_dims(shape_message, shape)
+    return shape_message
+
+
+def _add_dims(shape_message: tensor_shape_pb2.TensorShapeProto, shape: Sequence[int]) -> None:
+    """Dims added in place: building Dim messages and copying them in costs 3x more."""
+    dims = shape_message.dim
+    for size in shape:
+        dims.add(size=int(size))
 
 
 def shape_of(proto: TensorProto) -> tuple[int, ...]:
-    return tuple(int(dim.size) for dim in proto.tensor_shape.dim)
+    return tuple([dim.size for dim in proto.tensor_shape.dim])  # sizes are ints already
 
 
 def _as_bytes(value: Any) -> bytes:
@@ -110,7 +125,8 @@ def _as_bytes(value: Any) -> bytes:
 def ndarray_to_tensor_proto(array: np.ndarray[Any, Any], dtype: int | None = None) -> TensorProto:
     """A TensorProto of `array`, cast to `dtype` (a DataType enum) when one is given."""
     target = numpy_to_dtype(array.dtype) if dtype is None else dtype
-    proto = TensorProto(dtype=target, tensor_shape=shape_proto(array.shape))
+    proto = TensorProto(dtype=target)
+    _add_dims(proto.tensor_shape, array.shape)
     if target == types_pb2.DT_STRING:
         proto.string_val.extend(_as_bytes(v) for v in array.reshape(-1).tolist())
         return proto
@@ -130,7 +146,14 @@ def ndarray_to_tensor_proto(array: np.ndarray[Any, Any], dtype: int | None = Non
 def tensor_proto_to_ndarray(proto: TensorProto) -> np.ndarray[Any, Any]:
     """The numpy array a TensorProto holds; a view on its bytes when `tensor_content` is set."""
     shape = shape_of(proto)
-    size = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    if shape and min(shape) < 0:
+        # TensorFlow's Tensor::FromProto refuses it; numpy would read -1 as "infer".
+        raise InvalidInput(f"tensor shape {list(shape)} has a negative dimension")
+    size = math.prod(shape)  # exact: numpy's int64 product wraps around silently
+    if size > MAX_ELEMENTS:
+        raise InvalidInput(
+            f"tensor shape {list(shape)} has more elements than TensorFlow counts (2**63 - 1)"
+        )
     if proto.dtype not in NUMPY_FOR_DTYPE:
         raise InvalidInput(f"data type {dtype_name(proto.dtype)} is not supported")
     np_dtype = NUMPY_FOR_DTYPE[proto.dtype]
@@ -144,11 +167,17 @@ def tensor_proto_to_ndarray(proto: TensorProto) -> np.ndarray[Any, Any]:
                 f"tensor_content has {len(proto.tensor_content)} bytes; shape {list(shape)} of "
                 f"{dtype_name(proto.dtype)} needs {expected}"
             )
-        return np.frombuffer(proto.tensor_content, dtype=np_dtype.newbyteorder("<")).reshape(shape)
+        content = np.frombuffer(proto.tensor_content, dtype=np_dtype.newbyteorder("<"))
+        return _shaped(content, shape)
     raw = getattr(proto, VALUE_FIELD[proto.dtype])
     if proto.dtype == types_pb2.DT_HALF:
         values = np.asarray(raw, dtype=np.uint16).view(np.float16)
     elif proto.dtype in (types_pb2.DT_COMPLEX64, types_pb2.DT_COMPLEX128):
+        if len(raw) % 2:
+            raise InvalidInput(
+                f"{VALUE_FIELD[proto.dtype]} holds {len(raw)} numbers; complex values come as "
+                "(real, imaginary) pairs"
+            )
         pairs = np.asarray(raw, dtype=np.float64).reshape(-1, 2)
         values = (pairs[:, 0] + 1j * pairs[:, 1]).astype(np_dtype)
     else:
@@ -161,15 +190,28 @@ def _fill(
 ) -> np.ndarray[Any, Any]:
     """Apply TensorFlow's rule: a shorter value list repeats its last value to fill the shape."""
     if values.size == size:
-        return values.reshape(shape)
-    if values.size == 0 and size == 0:
-        return values.reshape(shape)
+        return _shaped(values, shape)
     if 0 < values.size < size:
+        if size * values.dtype.itemsize > MAX_FILLED_BYTES:
+            raise InvalidInput(
+                f"tensor of {dtype_name(proto.dtype)} with shape {list(shape)} would fill "
+                f"{size * values.dtype.itemsize} bytes from {values.size} values; more than "
+                f"the {MAX_FILLED_BYTES} bytes any message can carry"
+            )
         filled = np.empty(size, dtype=values.dtype)
         filled[: values.size] = values
         filled[values.size :] = values[-1]
-        return filled.reshape(shape)
+        return _shaped(filled, shape)
     raise InvalidInput(
         f"tensor of {dtype_name(proto.dtype)} with shape {list(shape)} holds {values.size} "
         f"values; it needs {size}"
     )
+
+
+def _shaped(values: np.ndarray[Any, Any], shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
+    """`values` in `shape`; an empty tensor whose other dimensions numpy cannot hold (such as
+    [0, 2**62]) is refused rather than raised as numpy's ValueError."""
+    try:
+        return values.reshape(shape)
+    except ValueError as exc:
+        raise InvalidInput(f"tensor shape {list(shape)} cannot be held: {exc}") from None

@@ -6,7 +6,7 @@ numpy round trip on its way to TF Serving.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 from tensorflow.core.framework.tensor_pb2 import TensorProto
@@ -18,7 +18,7 @@ from seldon_tfserving.codec.tensor_proto import (
 )
 
 Array = np.ndarray[Any, Any]
-type Tensor = TensorProto | Array
+Tensor: TypeAlias = TensorProto | Array
 
 
 def as_tensor_proto(tensor: Tensor) -> TensorProto:

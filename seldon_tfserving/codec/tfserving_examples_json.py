@@ -1,8 +1,10 @@
 """TF Serving's classify/regress REST JSON: `examples` (+ `context`) as tf.Example protos in,
-`results` out, following `json_tensor.cc`'s feature typing and error messages."""
+`results` out, following `json_tensor.cc`'s feature typing and error messages; and the client
+side's mirror image, for a transport that talks to a TF Serving REST endpoint."""
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -18,7 +20,7 @@ from seldon_tfserving.codec.json_tensors import (
     json_type_name,
 )
 from seldon_tfserving.codec.json_text import json_tokens
-from seldon_tfserving.errors import InvalidInput
+from seldon_tfserving.errors import InternalError, InvalidInput
 
 _INT64_MAX = 2**63 - 1
 
@@ -118,3 +120,88 @@ def encode_regression_result(result: regression_pb2.RegressionResult) -> bytes:
         raise InvalidInput("Cannot convert empty RegressionResults to JSON")
     values = np.array([r.value for r in result.regressions], dtype=np.float32)
     return ('{"results": [' + ", ".join(json_tokens(values).tolist()) + "]}").encode("utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# Client side: the same bodies, written for a TF Serving REST endpoint and read back from it
+
+
+def _feature_json(feature: feature_pb2.Feature) -> Any:
+    """One feature as a JSON list that `_fill_example` reads back to the same Feature."""
+    kind = feature.WhichOneof("kind")
+    if kind == "bytes_list":
+        values: list[Any] = []
+        for raw in feature.bytes_list.value:
+            try:
+                values.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                values.append({"b64": base64.b64encode(raw).decode("ascii")})
+        return values
+    if kind == "float_list":
+        # A whole float keeps its ".0" (json.dumps writes repr), so it reads back as a float.
+        return [float(value) for value in feature.float_list.value]
+    if kind == "int64_list":
+        return [int(value) for value in feature.int64_list.value]
+    return []
+
+
+def _example_json(example: example_pb2.Example) -> dict[str, Any]:
+    features = example.features.feature
+    return {name: _feature_json(features[name]) for name in sorted(features)}
+
+
+def encode_classify_regress_request(signature_name: str, request_input: input_pb2.Input) -> bytes:
+    """The classify/regress body TF Serving's REST API takes for a gRPC request's `Input`."""
+    document: dict[str, Any] = {}
+    if signature_name:
+        document["signature_name"] = signature_name
+    kind = request_input.WhichOneof("kind")
+    if kind == "example_list":
+        examples = request_input.example_list.examples
+    elif kind == "example_list_with_context":
+        with_context = request_input.example_list_with_context
+        document["context"] = _example_json(with_context.context)
+        examples = with_context.examples
+    else:
+        raise InvalidInput("Input is empty")
+    document["examples"] = [_example_json(example) for example in examples]
+    return json.dumps(document).encode("utf-8")
+
+
+def _results(body: bytes, what: str) -> list[Any]:
+    try:
+        document = parse_document(body).body
+    except InvalidInput as exc:
+        raise InternalError(f"TF Serving's {what} answer is malformed: {exc.message}") from None
+    results = document.get("results")
+    if not isinstance(results, list):
+        raise InternalError(f"TF Serving's {what} answer has no 'results' list")
+    return results
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InternalError(
+            f"TF Serving's {what} answer holds {json_type_name(value)}, not a number"
+        )
+    return float(value)
+
+
+def decode_classification_result(body: bytes) -> classification_pb2.ClassificationResult:
+    """The ClassificationResult of TF Serving's `{"results": [[[label, score], ...], ...]}`."""
+    result = classification_pb2.ClassificationResult()
+    for row in _results(body, "classify"):
+        classifications = result.classifications.add()
+        for pair in row if isinstance(row, list) else [None]:
+            if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)):
+                raise InternalError(f"TF Serving's classify answer holds {debug_json(pair)}")
+            classifications.classes.add(label=pair[0], score=_number(pair[1], "classify"))
+    return result
+
+
+def decode_regression_result(body: bytes) -> regression_pb2.RegressionResult:
+    """The RegressionResult of TF Serving's `{"results": [value, ...]}`."""
+    result = regression_pb2.RegressionResult()
+    for value in _results(body, "regress"):
+        result.regressions.add(value=_number(value, "regress"))
+    return result

@@ -27,6 +27,7 @@ from seldon_tfserving.codec.json_tensors import (
     tf_type_name,
 )
 from seldon_tfserving.codec.json_text import json_tokens, nest_json
+from seldon_tfserving.codec.numpy_json import numbers_json
 from seldon_tfserving.errors import InternalError, InvalidInput
 
 BYTES_SUFFIX = "_bytes"
@@ -78,7 +79,7 @@ def decode_predict_request(
     raise InvalidInput("Missing 'inputs' or 'instances' key")
 
 
-def _is_named_object(value: Any) -> bool:
+def is_named_object(value: Any) -> bool:
     return isinstance(value, dict) and not is_b64_object(value)
 
 
@@ -87,21 +88,21 @@ def _rows_to_arrays(
 ) -> dict[str, Array]:
     """Row format: every instance is one batch item (a value, or an object of named values)."""
     names = sorted(dtypes)
-    if not _is_named_object(instances[0]):
+    if not is_named_object(instances[0]):
         if len(dtypes) > 1:
             raise InvalidInput(
                 "instances is a plain list, but expecting list of objects as multiple input "
                 "tensors required as per tensorinfo_map"
             )
         for index, item in enumerate(instances):
-            if _is_named_object(item):
+            if is_named_object(item):
                 raise InvalidInput(
                     f"Expecting value/list but got object at item {index} of input list"
                 )
         name = names[0]
         return {name: _batch(instances, dtypes[name], literals, name=None)}
     for index, item in enumerate(instances):
-        if not _is_named_object(item):
+        if not is_named_object(item):
             raise InvalidInput(f"Expecting object but got list at item {index} of input list")
         unknown = [key for key in item if key not in dtypes]
         if unknown:
@@ -156,7 +157,7 @@ def _columns_to_arrays(
     value: Any, dtypes: Mapping[str, int], literals: TextLiterals
 ) -> dict[str, Array]:
     """Columnar format: `inputs` is one tensor, or an object with every named input."""
-    if not _is_named_object(value):
+    if not is_named_object(value):
         if len(dtypes) > 1:
             raise InvalidInput(
                 "inputs is a plain value/list, but expecting an object as multiple input "
@@ -251,7 +252,8 @@ def encode_predict_request(
     """A predict body for TF Serving's REST API from named arrays.
 
     Strings go as UTF-8 text when they are valid UTF-8, else as `{"b64": ...}`; NaN and
-    Infinity bare, floats with enough digits to round-trip.
+    Infinity bare, floats in the shortest text that round-trips in their dtype. Finite
+    numeric arrays are written by orjson in one call each (`numpy_json`), the rest by tokens.
     """
     if not inputs:
         raise InvalidInput("a predict request needs at least one input")
@@ -260,16 +262,15 @@ def encode_predict_request(
         head += '"signature_name": ' + json.dumps(signature_name) + ", "
     names = sorted(inputs)
     arrays = {n: np.asarray(inputs[n]) for n in names}
-    tokens = {n: json_tokens(arrays[n], strings="auto") for n in names}
     if columnar:
-        members = ", ".join(f"{json.dumps(n)}: {nest_json(tokens[n])[0]}" for n in names)
+        members = ", ".join(f"{json.dumps(n)}: {_array_text(arrays[n])}" for n in names)
         return (head + '"inputs": {' + members + "}}").encode("utf-8")
     batch = {arrays[n].shape[0] if arrays[n].ndim else -1 for n in names}
     if -1 in batch or len(batch) != 1:
         raise InvalidInput(
             "row format needs every input batched along a first dimension of the same size"
         )
-    rows = {n: nest_json(tokens[n], skip=1) for n in names}
+    rows = {n: _row_texts(arrays[n]) for n in names}
     if len(names) == 1:
         items = rows[names[0]]
     else:
@@ -279,6 +280,21 @@ def encode_predict_request(
             for i in range(batch.pop())
         ]
     return (head + '"instances": [' + ", ".join(items) + "]}").encode("utf-8")
+
+
+def _array_text(array: Array) -> str:
+    """One input's JSON text: orjson's for finite numbers, TF-style tokens for the rest."""
+    fast = numbers_json(array)
+    if fast is not None:
+        return fast.decode("ascii")
+    return nest_json(json_tokens(array, strings="auto"))[0]
+
+
+def _row_texts(array: Array) -> list[str]:
+    """The JSON text of each item along the first axis of one input."""
+    if numbers_json(array) is not None:
+        return [_array_text(row) for row in array]
+    return nest_json(json_tokens(array, strings="auto"), skip=1)
 
 
 def decode_predict_response(
@@ -296,45 +312,61 @@ def decode_predict_response(
         raise InternalError(f"TF Serving answered malformed JSON: {exc.message}") from None
     if "error" in doc.body:
         raise InternalError(f"TF Serving answered an error: {doc.body['error']}")
+    try:
+        return read_predict_answer(doc.body, output_dtypes, doc.literals)
+    except InvalidInput as exc:
+        raise InternalError(f"TF Serving's answer {exc.message}") from None
+
+
+def read_predict_answer(
+    answer: Mapping[str, Any],
+    output_dtypes: Mapping[str, int] | None = None,
+    literals: TextLiterals = PARSED_JSON_DATA,
+    single_name: str | None = None,
+) -> dict[str, Array]:
+    """Named arrays from one parsed predict answer; InvalidInput says what does not fit.
+
+    Untyped outputs (not in `output_dtypes`) get int64, float64, bool or bytes from their
+    values; a single unnamed output is keyed by `single_name`, else by the only name in
+    `output_dtypes`, else by "predictions" / "outputs".
+    """
     dtypes = dict(output_dtypes or {})
-    single = next(iter(dtypes)) if len(dtypes) == 1 else None
-    if "predictions" in doc.body:
-        rows = doc.body["predictions"]
+    if single_name is None and len(dtypes) == 1:
+        single_name = next(iter(dtypes))
+    if "predictions" in answer:
+        rows = answer["predictions"]
         if not isinstance(rows, list):
-            raise InternalError("TF Serving's 'predictions' is not a list")
-        if rows and _is_named_object(rows[0]):
-            if not all(_is_named_object(r) and r.keys() == rows[0].keys() for r in rows):
-                raise InternalError("TF Serving's 'predictions' rows have differing outputs")
+            raise InvalidInput("has a 'predictions' that is not a list")
+        if rows and is_named_object(rows[0]):
+            if not all(is_named_object(r) and r.keys() == rows[0].keys() for r in rows):
+                raise InvalidInput("has 'predictions' rows with differing outputs")
             return {
-                name: _typed([r[name] for r in rows], dtypes.get(name), doc.literals)
+                name: _typed([r[name] for r in rows], dtypes.get(name), literals)
                 for name in rows[0]
             }
-        key = single or "predictions"
-        return {key: _typed(rows, dtypes.get(key), doc.literals)}
-    if "outputs" in doc.body:
-        outputs = doc.body["outputs"]
-        if _is_named_object(outputs):
+        key = "predictions" if single_name is None else single_name
+        return {key: _typed(rows, dtypes.get(key), literals)}
+    if "outputs" in answer:
+        outputs = answer["outputs"]
+        if is_named_object(outputs):
             return {
-                name: _typed(value, dtypes.get(name), doc.literals)
-                for name, value in outputs.items()
+                name: _typed(value, dtypes.get(name), literals) for name, value in outputs.items()
             }
-        key = single or "outputs"
-        return {key: _typed(outputs, dtypes.get(key), doc.literals)}
-    raise InternalError("TF Serving's answer has neither 'predictions' nor 'outputs'")
+        key = "outputs" if single_name is None else single_name
+        return {key: _typed(outputs, dtypes.get(key), literals)}
+    raise InvalidInput("has neither 'predictions' nor 'outputs'")
 
 
 def _typed(value: Any, dtype: int | None, literals: TextLiterals) -> Array:
     if dtype is None:
-        dtype = _infer_dtype(value)
+        dtype = infer_json_dtype(value)
     try:
         return json_to_array(value, dtype, literals=literals)
     except InvalidInput as exc:
-        raise InternalError(
-            f"TF Serving's answer does not fit {tf_type_name(dtype)}: {exc.message}"
-        ) from None
+        raise InvalidInput(f"does not fit {tf_type_name(dtype)}: {exc.message}") from None
 
 
-def _infer_dtype(value: Any) -> int:
+def infer_json_dtype(value: Any) -> int:
     """A DataType for untyped answers: the first leaf decides between string, bool and number."""
     leaf = value
     while isinstance(leaf, list) and leaf:

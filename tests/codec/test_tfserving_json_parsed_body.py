@@ -7,8 +7,11 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from tensorflow.core.framework import types_pb2
 
+from seldon_tfserving.codec.json_document import whole_doubles_as_ints
 from seldon_tfserving.codec.tfserving_json import decode_predict_request
 from seldon_tfserving.errors import InvalidInput
 
@@ -31,3 +34,36 @@ def test_a_parsed_body_is_checked_like_text() -> None:
     for form in (body, json.dumps(body)):
         with pytest.raises(InvalidInput):
             decode_predict_request(form, lambda _: dtypes)
+
+
+_LEAVES = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.integers(-(2**40), 2**40),
+    st.booleans(),
+    st.just("s"),
+    st.none(),
+)
+_DTYPES = st.sampled_from(
+    [types_pb2.DT_FLOAT, types_pb2.DT_DOUBLE, types_pb2.DT_INT64, types_pb2.DT_BOOL]
+)
+
+
+def _outcome(body: object, dtype: int) -> tuple[str, object]:
+    try:
+        array = decode_predict_request(body, lambda _: {"x": dtype}).inputs["x"]
+    except InvalidInput as refused:
+        return "refused", refused.message
+    return str(array.dtype), array.tolist()
+
+
+@given(st.lists(st.lists(_LEAVES, min_size=3, max_size=3), min_size=1, max_size=4), _DTYPES)
+def test_any_dense_tensor_decodes_from_the_dict_as_from_its_text(
+    rows: list[list[object]], dtype: int
+) -> None:
+    """Floats, ints, bools, strings and nulls, in any mix: the same array or the same refusal
+    (the dict's leaves are typed in one pass; a mix falls back to reading each leaf). A dict
+    is jsonData, whose numbers a Struct made doubles: for an integer tensor its whole doubles
+    are the ints its text would have held."""
+    body = {"instances": rows}
+    text_body = whole_doubles_as_ints(body) if dtype == types_pb2.DT_INT64 else body
+    assert _outcome(body, dtype) == _outcome(json.dumps(text_body), dtype)

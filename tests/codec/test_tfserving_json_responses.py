@@ -78,6 +78,14 @@ class TestPredictResponse:
             "predictions": [["9e+06", "999999.0", "0.5"], ["0.0003", "3e-05", "555557.5"]]
         }
 
+    def test_float32_is_written_as_float32_not_as_the_double_it_widens_to(self) -> None:
+        value = 0.21419969201087952  # a float32 value, widened
+        as_float32 = encode_predict_response({"f": np.array([value], np.float32)}, columnar=False)
+        assert raw_numbers(as_float32)["predictions"] == ["0.214199692"]  # TF Serving's %.9g
+        as_double = encode_predict_response({"f": np.array([value])}, columnar=False)
+        (written,) = raw_numbers(as_double)["predictions"]
+        assert float(written) == value  # a double keeps every digit it needs
+
     def test_non_finite_floats_are_bare(self) -> None:
         floats = np.array([[np.nan, np.inf], [3, -np.inf]], dtype=np.float32)
         body = encode_predict_response({"f": floats}, columnar=False)
@@ -304,6 +312,21 @@ class TestClientSide:
         assert parsed(body) == {"instances": [{"a": 1, "b": [3.0]}, {"a": 2, "b": [4.0]}]}
         request = decode_predict_request(body, lambda s: {"a": t.DT_INT32, "b": t.DT_DOUBLE})
         np.testing.assert_array_equal(request.inputs["b"], several["b"])
+
+    def test_request_numbers_are_the_shortest_text_of_their_dtype(self) -> None:
+        inputs = {
+            "f": np.array([[0.21419969201087952, 1.0]], dtype=np.float32),
+            "d": np.array([0.1, 1e300]),
+            "i": np.array([[-(2**63), 2**63 - 1]], dtype=np.int64),
+            "nan": np.array([np.nan, 0.1], dtype=np.float32),
+        }
+        body = encode_predict_request(inputs).decode()
+        assert '"f": [[0.21419969,1.0]]' in body
+        assert '"d": [0.1,1e+300]' in body
+        assert '"i": [[-9223372036854775808,9223372036854775807]]' in body
+        assert '"nan": [NaN, 0.1]' in body  # orjson would write null: the token path does NaN
+        rows = encode_predict_request({"f": inputs["f"]}, columnar=False).decode()
+        assert rows == '{"instances": [[0.21419969,1.0]]}'
 
     def test_row_request_needs_a_shared_batch(self) -> None:
         with pytest.raises(InvalidInput, match="same size"):
