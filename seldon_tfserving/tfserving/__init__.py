@@ -9,11 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from seldon_tfserving.settings import TfServingSettings
-    from seldon_tfserving.tfserving.client import TfServingClient
+    from seldon_tfserving.tfserving.client import EndpointSettings, TfServingClient
 
 
-def client_for(settings: TfServingSettings) -> TfServingClient:
+def client_for(settings: EndpointSettings) -> TfServingClient:
     """The client for `settings.transport`; it opens its connection lazily, per process."""
     if settings.transport == "rest":
         from seldon_tfserving.tfserving.rest_client import TfServingRestClient

@@ -19,26 +19,15 @@ import grpc
 from tensorflow_serving.apis import (
     get_model_metadata_pb2,
     get_model_status_pb2,
-    model_pb2,
     model_service_pb2_grpc,
     predict_pb2,
     prediction_service_pb2_grpc,
 )
 
 from seldon_tfserving.codec.tensors import as_tensor_proto
-from seldon_tfserving.errors import DeadlineExceeded, ServingError, Unavailable, error_for_grpc
-from seldon_tfserving.settings import TfServingSettings
-from seldon_tfserving.tfserving.client import (
-    JsonAnswer,
-    ModelSignatures,
-    ModelTarget,
-    PredictCall,
-    PredictResult,
-    Signature,
-    TfServingClient,
-    VersionStatus,
-    elapsed_ms,
-)
+from seldon_tfserving.errors import ServingError, error_for_grpc
+from seldon_tfserving.tfserving import client
+from seldon_tfserving.tfserving.model_spec import model_spec
 from seldon_tfserving.tfserving.signatures import signatures_from_grpc
 
 logger = logging.getLogger(__name__)
@@ -49,17 +38,7 @@ _STATE_NAMES = {
 }
 
 
-def model_spec(target: ModelTarget, signature_name: str = "") -> model_pb2.ModelSpec:
-    """TF Serving's ModelSpec for `target` (version and label are exclusive, as in TF)."""
-    spec = model_pb2.ModelSpec(name=target.name, signature_name=signature_name)
-    if target.version is not None:
-        spec.version.value = target.version
-    elif target.label is not None:
-        spec.version_label = target.label
-    return spec
-
-
-def build_predict_request(call: PredictCall) -> predict_pb2.PredictRequest:
+def build_predict_request(call: client.PredictCall) -> predict_pb2.PredictRequest:
     """A PredictRequest; TensorProto inputs are copied in as they came (no numpy round trip)."""
     request = predict_pb2.PredictRequest(
         model_spec=model_spec(call.target, call.signature_name),
@@ -80,17 +59,13 @@ class _Channel:
         self.models = model_service_pb2_grpc.ModelServiceStub(self.channel)
 
 
-class TfServingGrpcClient(TfServingClient):
-    """TF Serving's PredictionService and ModelService on `settings.grpc_endpoint`."""
+class TfServingGrpcClient(client.TfServingClient):
+    """TF Serving's PredictionService and ModelService at `settings.endpoint` (host:port)."""
 
-    def __init__(self, settings: TfServingSettings) -> None:
+    def __init__(self, settings: client.EndpointSettings) -> None:
         super().__init__(settings)
         self._lock = threading.Lock()
         self._current: _Channel | None = None
-
-    @property
-    def endpoint(self) -> str:
-        return self.settings.grpc_endpoint
 
     def _channel_options(self) -> list[tuple[str, Any]]:
         size = self.settings.max_message_bytes
@@ -99,8 +74,11 @@ class TfServingGrpcClient(TfServingClient):
             ("grpc.max_receive_message_length", size),
             # Reconnect quickly after TF Serving restarts (gRPC's default backs off to 120 s).
             ("grpc.initial_reconnect_backoff_ms", 100),
-            ("grpc.min_reconnect_backoff_ms", 100),
             ("grpc.max_reconnect_backoff_ms", 1000),
+            # Not grpc.min_reconnect_backoff_ms: it is also the time a connection attempt may
+            # take, so a small one fails every call to a hung TF Serving (TCP accepted, no
+            # HTTP/2 handshake) with UNAVAILABLE at once instead of letting it wait for its
+            # deadline (gRPC's default, 20 s, waits).
             ("grpc.enable_retries", 0),
         ]
 
@@ -124,42 +102,38 @@ class TfServingGrpcClient(TfServingClient):
             current.channel.close()
 
     def _call(self, method: Callable[..., Any], request: Any, what: str) -> Any:
-        """One unary call with the deadline; UNAVAILABLE retried with backoff, then mapped."""
-        delays = self.backoff_delays()
+        """One unary call within the call's deadline (timeout_ms, or the caller's when
+        sooner); UNAVAILABLE retried with backoff while the deadline allows, then mapped."""
+        budget = self.budget(what)
         while True:
+            left = budget.remaining_s()
+            if left <= 0:  # spent before this attempt: gRPC might answer UNAVAILABLE first
+                raise self.deadline_exceeded(what, budget)
             try:
-                return method(request, timeout=self.settings.timeout_s)
+                return method(request, timeout=left)
             except grpc.RpcError as error:
                 code = error.code()
-                if code == grpc.StatusCode.UNAVAILABLE:
-                    delay = next(delays, None)
-                    if delay is not None:
-                        logger.info("%s: TF Serving unavailable, retrying in %.3fs", what, delay)
-                        time.sleep(delay)
-                        continue
-                raise self._error(code, error.details() or "", what) from None
+                if code == grpc.StatusCode.UNAVAILABLE and budget.wait_to_retry(what):
+                    continue
+                raise self._error(code, error.details() or "", what, budget) from None
 
-    def _error(self, code: grpc.StatusCode, details: str, what: str) -> ServingError:
+    def _error(
+        self, code: grpc.StatusCode, details: str, what: str, budget: client.CallBudget
+    ) -> ServingError:
         if code == grpc.StatusCode.UNAVAILABLE:
-            return Unavailable(
-                f"TF Serving at {self.endpoint} is unavailable ({what}, after "
-                f"{self.settings.max_retries} retries): {details}"
-            )
+            return self.unavailable(what, details, budget.retries)
         if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-            return DeadlineExceeded(
-                f"TF Serving at {self.endpoint} did not answer {what} within "
-                f"{self.settings.timeout_ms} ms"
-            )
+            return self.deadline_exceeded(what, budget)
         return error_for_grpc(code, details or f"{what} failed with {code.name}")
 
-    def predict(self, call: PredictCall) -> PredictResult:
+    def predict(self, call: client.PredictCall) -> client.PredictResult:
         request = build_predict_request(call)
         stubs = self._open()
         started = time.perf_counter()
         response = self._call(stubs.prediction.Predict, request, "Predict")
-        duration = elapsed_ms(started)
+        duration = client.elapsed_ms(started)
         spec = response.model_spec
-        return PredictResult(
+        return client.PredictResult(
             outputs=dict(response.outputs),
             model_name=spec.name or call.target.name,
             model_version=int(spec.version.value) if spec.HasField("version") else None,
@@ -167,21 +141,21 @@ class TfServingGrpcClient(TfServingClient):
             duration_ms=duration,
         )
 
-    def metadata(self, target: ModelTarget) -> ModelSignatures:
+    def metadata(self, target: client.ModelTarget) -> client.ModelSignatures:
         request = get_model_metadata_pb2.GetModelMetadataRequest(
             model_spec=model_spec(target), metadata_field=["signature_def"]
         )
         response = self._call(self._open().prediction.GetModelMetadata, request, "GetModelMetadata")
         return signatures_from_grpc(response)
 
-    def status(self, target: ModelTarget) -> list[VersionStatus]:
+    def status(self, target: client.ModelTarget) -> list[client.VersionStatus]:
         # Labels are resolved by metadata(); GetModelStatus is asked by name (and version).
         request = get_model_status_pb2.GetModelStatusRequest(
-            model_spec=model_spec(ModelTarget(target.name, target.version))
+            model_spec=model_spec(client.ModelTarget(target.name, target.version))
         )
         response = self._call(self._open().models.GetModelStatus, request, "GetModelStatus")
         return [
-            VersionStatus(
+            client.VersionStatus(
                 version=int(item.version),
                 state=_STATE_NAMES.get(item.state, str(item.state)),
                 error_message=item.status.error_message,
@@ -189,9 +163,26 @@ class TfServingGrpcClient(TfServingClient):
             for item in response.model_version_status
         ]
 
+    def forward_grpc(
+        self, method: client.GrpcMethod, request: Any, signatures: client.SignatureSource
+    ) -> client.GrpcAnswer:
+        """The request goes to TF Serving as it is, and its response comes back as it came."""
+        stubs = self._open()
+        service = stubs.models if method == "GetModelStatus" else stubs.prediction
+        started = time.perf_counter()
+        response = self._call(getattr(service, method), request, method)
+        return client.GrpcAnswer(response, client.elapsed_ms(started))
+
+    def forward_rest(
+        self, call: client.RestCall, signatures: client.SignatureSource
+    ) -> client.RestAnswer:
+        from seldon_tfserving.tfserving.rest_over_grpc import forward_rest_over_grpc
+
+        return forward_rest_over_grpc(self, call, signatures)
+
     def predict_json(
-        self, target: ModelTarget, body: Mapping[str, Any], signature: Signature
-    ) -> JsonAnswer:
+        self, target: client.ModelTarget, body: Mapping[str, Any], signature: client.Signature
+    ) -> client.JsonAnswer:
         from seldon_tfserving.tfserving.json_bridge import predict_json_over
 
         return predict_json_over(self, target, body, signature)

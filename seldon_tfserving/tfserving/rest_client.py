@@ -14,37 +14,24 @@ import threading
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from tensorflow.core.framework.tensor_pb2 import TensorProto
 
+from seldon_tfserving.codec import fast_json, tfserving_paths
 from seldon_tfserving.codec.json_document import whole_doubles_as_ints
 from seldon_tfserving.codec.tensor_proto import dtype_name
 from seldon_tfserving.codec.tensors import as_ndarray
 from seldon_tfserving.codec.tfserving_json import decode_predict_response, encode_predict_request
 from seldon_tfserving.errors import (
-    DeadlineExceeded,
     InternalError,
     InvalidInput,
     PayloadTooLarge,
-    ServingError,
-    Unavailable,
     error_for_http,
 )
-from seldon_tfserving.settings import TfServingSettings
-from seldon_tfserving.tfserving.client import (
-    JsonAnswer,
-    ModelSignatures,
-    ModelTarget,
-    PredictCall,
-    PredictResult,
-    Signature,
-    TfServingClient,
-    VersionStatus,
-    elapsed_ms,
-)
+from seldon_tfserving.tfserving import client
 from seldon_tfserving.tfserving.signatures import signatures_from_json
 
 logger = logging.getLogger(__name__)
@@ -53,14 +40,9 @@ logger = logging.getLogger(__name__)
 POOL_SIZE = 32
 
 
-def model_path(target: ModelTarget) -> str:
-    """`/v1/models/<name>[/versions/<v>|/labels/<l>]`, as TF Serving's REST API routes it."""
-    path = f"/v1/models/{quote(target.name, safe='')}"
-    if target.version is not None:
-        return f"{path}/versions/{target.version}"
-    if target.label is not None:
-        return f"{path}/labels/{quote(target.label, safe='')}"
-    return path
+def model_path(target: client.ModelTarget) -> str:
+    """The REST path of `target`'s servable."""
+    return tfserving_paths.model_path(target.name, target.version, target.label)
 
 
 class _Session:
@@ -72,17 +54,13 @@ class _Session:
         self.session.mount("https://", adapter)
 
 
-class TfServingRestClient(TfServingClient):
-    """TF Serving's REST API at `settings.rest_endpoint`."""
+class TfServingRestClient(client.TfServingClient):
+    """TF Serving's REST API at `settings.endpoint` (http(s)://host:port[/prefix])."""
 
-    def __init__(self, settings: TfServingSettings) -> None:
+    def __init__(self, settings: client.EndpointSettings) -> None:
         super().__init__(settings)
         self._lock = threading.Lock()
         self._current: _Session | None = None
-
-    @property
-    def endpoint(self) -> str:
-        return self.settings.rest_endpoint
 
     def _session(self) -> requests.Session:
         current = self._current
@@ -101,27 +79,32 @@ class TfServingRestClient(TfServingClient):
             current.session.close()
 
     def _request(self, method: str, path: str, what: str, body: bytes | None = None) -> Any:
-        """One HTTP call with the timeout; connection errors and 503 retried, then mapped."""
+        """One HTTP call within the call's deadline; a connection refused or lost (also in
+        the middle of the answer) and HTTP 503 retried while the deadline allows, then
+        mapped: the deadline passing is a DeadlineExceeded, the rest Unavailable."""
         url = self.endpoint + path
         limit = self.settings.max_message_bytes
         if body is not None and len(body) > limit:
             raise PayloadTooLarge(
                 f"{what} request of {len(body)} bytes is over max_message_bytes ({limit})"
             )
-        delays = self.backoff_delays()
+        budget = self.budget(what)
         headers = {"Content-Type": "application/json"} if body is not None else None
         while True:
             problem: str
+            left = budget.remaining_s()
+            if left <= 0:  # spent before this attempt (a loaded machine, a retry's backoff)
+                raise self.deadline_exceeded(what, budget)
             try:
                 reply = self._session().request(
-                    method, url, data=body, headers=headers, timeout=self.settings.timeout_s
+                    method, url, data=body, headers=headers, timeout=left
                 )
-            except requests.exceptions.ConnectionError as exc:
-                if isinstance(exc, requests.exceptions.ReadTimeout):
-                    raise self._deadline(what) from None
-                problem = f"cannot connect: {exc}"
-            except requests.exceptions.Timeout:
-                raise self._deadline(what) from None
+            except requests.exceptions.Timeout:  # connect or read, ConnectTimeout included
+                raise self.deadline_exceeded(what, budget) from None
+            except requests.exceptions.RequestException as exc:
+                if _timed_out_reading(exc):
+                    raise self.deadline_exceeded(what, budget) from None
+                problem = _connection_problem(exc)
             else:
                 if reply.status_code == 200:
                     if len(reply.content) > limit:
@@ -134,28 +117,16 @@ class TfServingRestClient(TfServingClient):
                 if reply.status_code != 503:
                     raise error_for_http(reply.status_code, message)
                 problem = message
-            delay = next(delays, None)
-            if delay is None:
-                raise Unavailable(
-                    f"TF Serving at {self.endpoint} is unavailable ({what}, after "
-                    f"{self.settings.max_retries} retries): {problem}"
-                )
-            logger.info("%s: TF Serving unavailable, retrying in %.3fs", what, delay)
-            time.sleep(delay)
+            if not budget.wait_to_retry(what):
+                raise self.unavailable(what, problem, budget.retries)
 
-    def _deadline(self, what: str) -> ServingError:
-        return DeadlineExceeded(
-            f"TF Serving at {self.endpoint} did not answer {what} within "
-            f"{self.settings.timeout_ms} ms"
-        )
-
-    def predict(self, call: PredictCall) -> PredictResult:
+    def predict(self, call: client.PredictCall) -> client.PredictResult:
         _refuse_mistyped_protos(call)
         arrays = {name: as_ndarray(tensor) for name, tensor in call.inputs.items()}
         body = encode_predict_request(arrays, call.signature_name, columnar=True)
         started = time.perf_counter()
         content = self._request("POST", model_path(call.target) + ":predict", "Predict", body)
-        duration = elapsed_ms(started)
+        duration = client.elapsed_ms(started)
         dtypes = (
             {name: spec.dtype for name, spec in call.signature.outputs.items()}
             if call.signature is not None
@@ -164,7 +135,7 @@ class TfServingRestClient(TfServingClient):
         outputs = decode_predict_response(content, dtypes)
         if call.output_filter:
             outputs = {name: outputs[name] for name in call.output_filter if name in outputs}
-        return PredictResult(
+        return client.PredictResult(
             outputs=outputs,
             model_name=call.target.name,
             model_version=call.target.version,
@@ -172,16 +143,16 @@ class TfServingRestClient(TfServingClient):
             duration_ms=duration,
         )
 
-    def metadata(self, target: ModelTarget) -> ModelSignatures:
+    def metadata(self, target: client.ModelTarget) -> client.ModelSignatures:
         content = self._request("GET", model_path(target) + "/metadata", "GetModelMetadata")
         return signatures_from_json(_json_object(content))
 
-    def status(self, target: ModelTarget) -> list[VersionStatus]:
+    def status(self, target: client.ModelTarget) -> list[client.VersionStatus]:
         content = self._request(
-            "GET", model_path(ModelTarget(target.name, target.version)), "GetModelStatus"
+            "GET", model_path(client.ModelTarget(target.name, target.version)), "GetModelStatus"
         )
         return [
-            VersionStatus(
+            client.VersionStatus(
                 version=int(item.get("version", 0)),
                 state=str(item.get("state", "UNKNOWN")),
                 error_message=str((item.get("status") or {}).get("error_message", "")),
@@ -189,9 +160,34 @@ class TfServingRestClient(TfServingClient):
             for item in _json_object(content).get("model_version_status", [])
         ]
 
+    def forward_rest(
+        self, call: client.RestCall, signatures: client.SignatureSource
+    ) -> client.RestAnswer:
+        """The body goes to TF Serving's own path for the call as it came, and TF's answer
+        comes back unread; only a wrapper-configured default signature is written in when the
+        body names none (the one case a body is parsed)."""
+        what = _REST_WHAT[call.verb]
+        started = time.perf_counter()
+        if call.verb == "status":
+            content = self._request("GET", model_path(call.target), what)
+        elif call.verb == "metadata":
+            content = self._request("GET", model_path(call.target) + "/metadata", what)
+        else:
+            body = _with_default_signature(call.body, call.default_signature)
+            path = f"{model_path(call.target)}:{call.verb}"
+            content = self._request("POST", path, what, body)
+        return client.RestAnswer(content, call.target.version, client.elapsed_ms(started))
+
+    def forward_grpc(
+        self, method: client.GrpcMethod, request: Any, signatures: client.SignatureSource
+    ) -> client.GrpcAnswer:
+        from seldon_tfserving.tfserving.grpc_over_rest import forward_grpc_over_rest
+
+        return forward_grpc_over_rest(self, method, request, signatures)
+
     def predict_json(
-        self, target: ModelTarget, body: Mapping[str, Any], signature: Signature
-    ) -> JsonAnswer:
+        self, target: client.ModelTarget, body: Mapping[str, Any], signature: client.Signature
+    ) -> client.JsonAnswer:
         """The body goes to TF Serving as the caller wrote it; TF's JSON comes back as is.
 
         Only a missing `signature_name` is filled in, when the configured one is not TF's default,
@@ -202,10 +198,33 @@ class TfServingRestClient(TfServingClient):
         encoded = json.dumps(whole_doubles_as_ints(dict(body))).encode("utf-8")
         started = time.perf_counter()
         content = self._request("POST", model_path(target) + ":predict", "Predict", encoded)
-        return JsonAnswer(_json_object(content), target.version, elapsed_ms(started))
+        return client.JsonAnswer(_json_object(content), target.version, client.elapsed_ms(started))
 
 
-def _refuse_mistyped_protos(call: PredictCall) -> None:
+_REST_WHAT: dict[str, str] = {
+    "predict": "Predict",
+    "classify": "Classify",
+    "regress": "Regress",
+    "status": "GetModelStatus",
+    "metadata": "GetModelMetadata",
+}
+
+
+def _with_default_signature(body: bytes, signature_name: str) -> bytes:
+    """`body` unchanged when the default is TF's own; else with `signature_name` written in
+    when the body names none (TF Serving then finds it as if the caller had)."""
+    if signature_name == client.DEFAULT_SIGNATURE:
+        return body
+    try:
+        document = fast_json.loads(body)
+    except (ValueError, RecursionError):
+        return body  # TF Serving answers the malformed body with its own words
+    if not isinstance(document, dict) or "signature_name" in document:
+        return body
+    return json.dumps({"signature_name": signature_name, **document}).encode("utf-8")
+
+
+def _refuse_mistyped_protos(call: client.PredictCall) -> None:
     """JSON carries no dtype, so refuse here what TF Serving's gRPC face would refuse.
 
     A TensorProto (a tftensor) of another dtype than its input would otherwise be retyped
@@ -222,6 +241,21 @@ def _refuse_mistyped_protos(call: PredictCall) -> None:
             )
 
 
+def _timed_out_reading(error: requests.exceptions.RequestException) -> bool:
+    """Whether the body stopped arriving for longer than the time left: requests raises that
+    as a ConnectionError holding urllib3's ReadTimeoutError, not as a Timeout."""
+    return any(isinstance(arg, urllib3.exceptions.ReadTimeoutError) for arg in error.args)
+
+
+def _connection_problem(error: requests.exceptions.RequestException) -> str:
+    """What went wrong with the connection, for the Unavailable message."""
+    if isinstance(error, requests.exceptions.ChunkedEncodingError):
+        return f"the connection was lost in the middle of the answer: {error}"
+    if isinstance(error, requests.exceptions.ConnectionError):
+        return f"cannot connect: {error}"
+    return f"the answer could not be read: {error}"
+
+
 def _error_text(reply: requests.Response) -> str:
     """TF Serving's `{"error": msg}` text, or the body (or status) when it is not that."""
     try:
@@ -235,8 +269,8 @@ def _error_text(reply: requests.Response) -> str:
 
 def _json_object(content: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(content)
-    except ValueError as exc:
+        value = fast_json.loads(content)
+    except (ValueError, RecursionError) as exc:
         raise InternalError(f"TF Serving answered something that is not JSON: {exc}") from None
     if not isinstance(value, dict):
         raise InternalError("TF Serving answered JSON that is not an object")
