@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from seldon_tfserving.backend.batching_parameters import BatchingParameters
+from seldon_tfserving.backend.monitoring import record_batch_dequeued, record_wrapped_run
 from seldon_tfserving.errors import (
     DeadlineExceeded,
     FailedPrecondition,
@@ -51,6 +52,8 @@ class _Task:
     #: the inputs' shapes beyond the 0th dimension (a batch holds runs of one shape only)
     shape_key: tuple[Any, ...]
     deadline: float | None
+    #: when it joined its queue (time.monotonic)
+    enqueued: float = 0.0
     done: threading.Event = field(default_factory=threading.Event)
     batch: _Batch | None = None
     outputs: list[Array] | None = None
@@ -98,7 +101,7 @@ class BatchScheduler:
         """Run as part of a batch; returns this run's rows of each fetched output."""
         now = time.monotonic()
         deadline = None if timeout_ms is None else now + timeout_ms / 1000
-        task = _Task(feeds, *_rows_and_shape(feeds, self._parameters), deadline)
+        task = _Task(feeds, *_rows_and_shape(feeds, self._parameters), deadline, now)
         if task.rows > self._parameters.max_batch_size:
             raise InvalidInput(
                 f"Task size {task.rows} is larger than maximum input batch size "
@@ -230,6 +233,7 @@ class BatchScheduler:
 
     def _process(self, batch: _Batch) -> None:
         now = time.monotonic()
+        record_batch_dequeued([now - task.enqueued for task in batch.tasks])
         live = []
         for task in batch.tasks:
             if task.deadline is not None and task.deadline <= now:
@@ -278,7 +282,10 @@ class BatchScheduler:
             )
             for name in tasks[0].feeds
         }
-        outputs = self._run(merged, fetches, _latest_timeout_ms(tasks))
+        try:
+            outputs = self._run(merged, fetches, _latest_timeout_ms(tasks))
+        finally:
+            record_wrapped_run()
         for output in outputs:
             if output.ndim == 0:
                 raise FailedPrecondition("Batched output tensor has 0 dimensions")

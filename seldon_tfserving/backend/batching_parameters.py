@@ -15,11 +15,11 @@ from typing import Any
 from google.protobuf import (
     descriptor_pb2,
     descriptor_pool,
-    message_factory,
     text_format,
     wrappers_pb2,
 )
 
+from seldon_tfserving.backend.dynamic_messages import message_class
 from seldon_tfserving.errors import ConfigurationError
 
 _INT64 = descriptor_pb2.FieldDescriptorProto.TYPE_INT64
@@ -58,9 +58,7 @@ def _message_class() -> Any:
     pool = descriptor_pool.DescriptorPool()
     pool.AddSerializedFile(wrappers_pb2.DESCRIPTOR.serialized_pb)
     pool.Add(file)
-    return message_factory.GetMessageClass(
-        pool.FindMessageTypeByName("tensorflow.serving.BatchingParameters")
-    )
+    return message_class(pool.FindMessageTypeByName("tensorflow.serving.BatchingParameters"))
 
 
 _BatchingParametersProto = _message_class()

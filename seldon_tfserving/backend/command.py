@@ -1,52 +1,42 @@
-"""`seldon-tfserving serve-models`: our TF-Serving-compatible server, with its flags.
+"""`seldon-tfserving serve-models`: the flags of our TF-Serving-compatible server, mapped onto
+`BackendServer` (backend/server.py), and the exit codes.
 
-Flags are spelled as `tensorflow_model_server` spells them (`--flag=value` or `--flag value`),
-so the same container args run either server. Real flags that tune what we do not have
-(batching, thread counts) are accepted and ignored.
+Flags are spelled and read as `tensorflow_model_server` reads them (`--flag=value` in one
+word, a boolean also bare), so the same container args run either server; a word the binary
+would skip is refused, and so is a flag asking for what we do not implement (flag_rules.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
-import signal
-import threading
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import FrameType
+from typing import TYPE_CHECKING, Any, NoReturn
 
+from seldon_tfserving.backend import flag_rules
 from seldon_tfserving.backend.batching_parameters import BatchingParameters
+from seldon_tfserving.backend.monitoring_config import PrometheusEndpoint, read_monitoring_config
+from seldon_tfserving.backend.server_options import (
+    DEFAULT_MAX_REQUEST_BYTES,
+    SERVER_LOAD_RETRIES,
+    LoadRetries,
+    LoadSettings,
+    ServerOptions,
+    SessionSettings,
+)
 from seldon_tfserving.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from tensorflow_serving.config.model_server_config_pb2 import ModelServerConfig
 
 LOG = logging.getLogger(__name__)
 
-DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
-
-#: tensorflow_model_server flags we accept and ignore (they tune machinery we do not have).
-IGNORED_FLAGS = (
-    "rest_api_num_threads",
-    "tensorflow_session_parallelism",
-    "tensorflow_intra_op_parallelism",
-    "tensorflow_inter_op_parallelism",
-    "monitoring_config_file",
-    "platform_config_file",
-    "ssl_config_file",
-    "per_process_gpu_memory_fraction",
-    "saved_model_tags",
-    "max_num_load_retries",
-    "load_retry_interval_micros",
-    "num_load_threads",
-    "num_unload_threads",
-    "grpc_channel_arguments",
-    "model_platform",
-)
-IGNORED_BOOL_FLAGS = (
-    "rest_api_enable_cors_support",
-    "xla_cpu_compilation_enabled",
-    "enable_signature_method_name_check",
-    "flush_filesystem_caches",
-)
+#: The flags' defaults are the server's own.
+DEFAULTS = ServerOptions()
 
 
 def _positive_int(text: str) -> int:
@@ -75,30 +65,35 @@ def _add_bool_flag(parser: argparse.ArgumentParser, name: str, default: bool, he
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """The tensorflow_model_server flags we honour, and the ones we tolerate."""
-    parser.add_argument("--port", type=_positive_int, default=8500, help="gRPC port")
+    parser.add_argument("--port", type=_positive_int, default=DEFAULTS.port, help="gRPC port")
     parser.add_argument(
-        "--rest_api_port", type=_positive_int, default=0, help="REST port (0 = no REST API)"
+        "--rest_api_port",
+        type=_positive_int,
+        default=DEFAULTS.rest_api_port,
+        help="REST port (0 = no REST API)",
     )
-    parser.add_argument("--rest_api_timeout_in_ms", type=int, default=30000)
+    parser.add_argument(
+        "--rest_api_timeout_in_ms", type=int, default=DEFAULTS.rest_api_timeout_in_ms
+    )
     parser.add_argument("--model_name", default="default")
     parser.add_argument("--model_base_path", default="")
     parser.add_argument("--model_config_file", default="")
     parser.add_argument(
         "--file_system_poll_wait_seconds",
         type=float,
-        default=1.0,
+        default=DEFAULTS.file_system_poll_wait_seconds,
         help="how often to look for new or removed versions (<= 0: never)",
     )
     parser.add_argument(
         "--model_config_file_poll_wait_seconds",
         type=float,
-        default=0.0,
+        default=DEFAULTS.model_config_file_poll_wait_seconds,
         help="re-read --model_config_file this often and apply changes (<= 0: never)",
     )
     _add_bool_flag(
         parser,
         "allow_version_labels_for_unavailable_models",
-        False,
+        DEFAULTS.allow_version_labels_for_unavailable_models,
         "a reload may give a new label to a version that is not available yet",
     )
     _add_bool_flag(
@@ -115,15 +110,58 @@ def configure(parser: argparse.ArgumentParser) -> None:
     _add_bool_flag(
         parser,
         "enable_model_warmup",
-        True,
+        DEFAULTS.enable_model_warmup,
         "replay assets.extra/tf_serving_warmup_requests before a version serves",
     )
     parser.add_argument(
-        "--grpc_socket_path",
+        "--monitoring_config_file",
         default="",
+        help="MonitoringConfig text proto: prometheus_config { enable: true path: ... } serves "
+        "TF Serving's metrics on the REST port",
+    )
+    parser.add_argument(
+        "--grpc_socket_path",
+        default=DEFAULTS.grpc_socket_path,
         help="also serve gRPC on this UNIX socket (for a wrapper in the same pod)",
     )
-    parser.add_argument("--grpc_max_threads", type=_positive_int, default=32)
+    parser.add_argument("--grpc_max_threads", type=_positive_int, default=DEFAULTS.grpc_max_threads)
+    parser.add_argument(
+        "--grpc_channel_arguments",
+        default="",
+        help="gRPC server arguments, key=value[,key=value...] (ints passed as ints)",
+    )
+    parser.add_argument(
+        "--rest_api_num_threads",
+        type=_positive_int,
+        default=0,
+        help="REST calls served at once (default: four per CPU)",
+    )
+    for name in ("tensorflow_session_parallelism", "tensorflow_intra_op_parallelism"):
+        parser.add_argument(f"--{name}", type=_positive_int, default=0)
+    parser.add_argument("--tensorflow_inter_op_parallelism", type=_positive_int, default=0)
+    parser.add_argument(
+        "--tensorflow_session_config_file",
+        default="",
+        help="a ConfigProto text proto for every session (the thread flags override it)",
+    )
+    parser.add_argument("--per_process_gpu_memory_fraction", type=float, default=0.0)
+    parser.add_argument(
+        "--saved_model_tags",
+        default="serve",
+        help="comma-separated tags of the MetaGraph to load",
+    )
+    parser.add_argument(
+        "--max_num_load_retries",
+        type=_positive_int,
+        default=SERVER_LOAD_RETRIES.max_retries,
+        help="retries of a version that fails to load, before it is given up",
+    )
+    parser.add_argument(
+        "--load_retry_interval_micros",
+        type=int,
+        default=int(SERVER_LOAD_RETRIES.interval_s * 1e6),
+        help="between load retries (negative: none)",
+    )
     parser.add_argument(
         "--max_request_bytes",
         type=_positive_int,
@@ -132,128 +170,176 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--bind_address",
-        default="127.0.0.1",
+        default=DEFAULTS.bind_address,
         help="(ours) address both APIs listen on; 0.0.0.0 for every interface",
     )
-    for name in IGNORED_FLAGS:
-        parser.add_argument(f"--{name}", default=None, help=argparse.SUPPRESS)
-    for name in IGNORED_BOOL_FLAGS:
+    for name, rule in flag_rules.REFUSED_FLAGS.items():
+        _add_tolerated(parser, name, rule.boolean)
+    for name in flag_rules.NO_EFFECT_FLAGS:
+        _add_tolerated(parser, name, flag_rules.is_boolean(name))
+    parser.allow_abbrev = False  # the binary knows exact names only
+    known = {action.dest for action in parser._actions if action.option_strings}
+    parser.parse_known_args = functools.partial(  # type: ignore[method-assign,assignment]
+        _parse_as_the_binary, parser, parser.parse_known_args, known
+    )
+
+
+def _add_tolerated(parser: argparse.ArgumentParser, name: str, boolean: bool) -> None:
+    """A flag parsed only to be judged (refused, or said to have no effect) by `run`."""
+    if boolean:
         parser.add_argument(
             f"--{name}", nargs="?", const="true", default=None, help=argparse.SUPPRESS
         )
+    else:
+        parser.add_argument(f"--{name}", default=None, help=argparse.SUPPRESS)
+
+
+def _parse_as_the_binary(
+    parser: argparse.ArgumentParser,
+    parse: Callable[..., tuple[argparse.Namespace, list[str]]],
+    known: set[str],
+    args: Sequence[str] | None = None,
+    namespace: Any = None,
+) -> tuple[argparse.Namespace, list[str]]:
+    """Refuse (exit 2) every word tensorflow_model_server would skip, then parse."""
+    problems = flag_rules.word_problems(list(args or ()), known)
+    if problems:
+        parser.error("; ".join(problems))
+    return parse(args, namespace)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load every model, serve gRPC (and REST if asked) until SIGTERM or SIGINT."""
+    """Load every model, serve gRPC (and REST if asked) until SIGTERM or SIGINT.
+
+    Exits 2 on a configuration error, 1 when a port cannot be bound, 0 once stopped."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-    from seldon_tfserving.backend.config import (
-        read_model_config_file,
-        resolve_sources,
-        single_model_config,
-    )
-    from seldon_tfserving.backend.config_reload import ServedConfig
-    from seldon_tfserving.backend.core import ServingCore
-    from seldon_tfserving.backend.grpc_service import build_grpc_server
-    from seldon_tfserving.backend.rest_service import RestSettings, build_rest_server
+    refused = flag_rules.refusals({name: getattr(args, name) for name in flag_rules.REFUSED_FLAGS})
+    if refused:
+        for message in refused:
+            LOG.error("%s", message)
+        return 2
+    for name, why in flag_rules.NO_EFFECT_FLAGS.items():
+        if getattr(args, name) is not None:
+            LOG.info("--%s has no effect here: %s", name, why)
+    from seldon_tfserving.backend.server import BackendServer, CannotListen
 
-    ignored = [n for n in (*IGNORED_FLAGS, *IGNORED_BOOL_FLAGS) if getattr(args, n) is not None]
-    if ignored:
-        LOG.info("accepted and ignored: %s", ", ".join(f"--{n}" for n in ignored))
     try:
-        if args.model_config_file:
-            config = read_model_config_file(Path(args.model_config_file))
-        elif args.model_base_path:
-            config = single_model_config(args.model_name, args.model_base_path)
-        else:
-            raise ConfigurationError(
-                "model_base_path", "give --model_base_path or --model_config_file"
-            )
-        sources = resolve_sources(config)
-        batching = _batching_parameters(args)
+        server = BackendServer(_model_server_config(args), server_options(args))
     except ConfigurationError as exc:
         LOG.error("%s", exc)
         return 2
-    core = ServingCore.load(sources, warm_up=args.enable_model_warmup, batching=batching)
-    served_config = ServedConfig(
-        core.repository,
-        config,
-        allow_labels_for_unavailable=args.allow_version_labels_for_unavailable_models,
-    )
     try:
-        grpc_server = build_grpc_server(
-            core,
-            args.port,
-            max_workers=args.grpc_max_threads,
-            max_request_bytes=args.max_request_bytes,
-            host=args.bind_address,
-            served_config=served_config,
-            socket_path=args.grpc_socket_path,
-        )
-        rest_server = None
-        if args.rest_api_port:
-            timeout = args.rest_api_timeout_in_ms if args.rest_api_timeout_in_ms > 0 else None
-            rest_server = build_rest_server(
-                core,
-                args.rest_api_port,
-                RestSettings(timeout_ms=timeout, max_request_bytes=args.max_request_bytes),
-                host=args.bind_address,
-            )
-    except (OSError, RuntimeError) as exc:  # grpc raises RuntimeError when it cannot bind
+        server.serve_until_signal()
+    except CannotListen as exc:
         LOG.error("cannot listen: %s", exc)
-        core.close()
         return 1
-    stop = threading.Event()
+    _exit_at_once(0)
 
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        LOG.info("signal %d: shutting down", signum)
-        stop.set()
 
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    grpc_server.start()
-    rest_thread = None
-    if rest_server is not None:
-        rest_thread = threading.Thread(
-            target=rest_server.serve_forever, name="rest", kwargs={"poll_interval": 0.2}
-        )
-        rest_thread.start()
-    if args.file_system_poll_wait_seconds > 0:
-        threading.Thread(
-            target=_every,
-            args=(args.file_system_poll_wait_seconds, stop, served_config.poll_versions),
-            name="version-poller",
-            daemon=True,
-        ).start()
-    if args.model_config_file and args.model_config_file_poll_wait_seconds > 0:
-        config_path = Path(args.model_config_file)
-        threading.Thread(
-            target=_every,
-            args=(
-                args.model_config_file_poll_wait_seconds,
-                stop,
-                lambda: served_config.reload_file(config_path),
+def _exit_at_once(code: int) -> NoReturn:
+    """End the process now that everything is stopped and answered: the interpreter's teardown
+    of TensorFlow takes seconds (more under load), past the 5 s a stop may take."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def server_options(args: argparse.Namespace) -> ServerOptions:
+    """The parsed flags as the server's typed options; ConfigurationError for a bad
+    batching setup or monitoring config."""
+    return ServerOptions(
+        port=args.port,
+        rest_api_port=args.rest_api_port,
+        rest_api_timeout_in_ms=args.rest_api_timeout_in_ms,
+        bind_address=args.bind_address,
+        grpc_max_threads=args.grpc_max_threads,
+        max_request_bytes=args.max_request_bytes,
+        grpc_socket_path=args.grpc_socket_path,
+        enable_model_warmup=args.enable_model_warmup,
+        batching=_batching_parameters(args),
+        allow_version_labels_for_unavailable_models=(
+            args.allow_version_labels_for_unavailable_models
+        ),
+        rest_api_num_threads=args.rest_api_num_threads,
+        file_system_poll_wait_seconds=args.file_system_poll_wait_seconds,
+        model_config_file=Path(args.model_config_file) if args.model_config_file else None,
+        model_config_file_poll_wait_seconds=args.model_config_file_poll_wait_seconds,
+        prometheus=_prometheus_endpoint(args),
+        loading=LoadSettings(
+            tags=tuple(args.saved_model_tags.split(",")),
+            session=_session_settings(args),
+            retries=LoadRetries(
+                args.max_num_load_retries, max(args.load_retry_interval_micros, 0) / 1e6
             ),
-            name="config-poller",
-            daemon=True,
-        ).start()
-    LOG.info(
-        "serving on ports grpc=%d rest=%s (models: %s)",
-        args.port,
-        args.rest_api_port or "off",
-        ", ".join(core.model_names),
+        ),
+        grpc_channel_arguments=_grpc_channel_arguments(args.grpc_channel_arguments),
     )
-    stop.wait()
-    if rest_server is not None and rest_thread is not None:
-        rest_server.shutdown()
-        rest_server.server_close()
-        rest_thread.join(timeout=5)
-    grpc_server.stop(grace=2).wait(timeout=5)
-    core.close()
-    LOG.info("stopped")
-    return 0
+
+
+def _session_settings(args: argparse.Namespace) -> SessionSettings:
+    """server.cc's session flags; all three thread flags at once is its configuration error."""
+    if (
+        args.tensorflow_intra_op_parallelism > 0
+        and args.tensorflow_inter_op_parallelism > 0
+        and args.tensorflow_session_parallelism > 0
+    ):
+        raise ConfigurationError(
+            "tensorflow_session_parallelism",
+            "Either configure server_options.tensorflow_session_parallelism or "
+            "(server_options.tensorflow_intra_op_parallelism, "
+            "server_options.tensorflow_inter_op_parallelism) separately. "
+            "You cannot configure all.",
+        )
+    config_text = ""
+    if args.tensorflow_session_config_file:
+        path = Path(args.tensorflow_session_config_file)
+        try:
+            config_text = path.read_text()
+        except OSError as exc:
+            raise ConfigurationError(
+                "tensorflow_session_config_file", f"cannot read {path}: {exc}"
+            ) from None
+    return SessionSettings(
+        session_parallelism=args.tensorflow_session_parallelism,
+        intra_op_parallelism=args.tensorflow_intra_op_parallelism,
+        inter_op_parallelism=args.tensorflow_inter_op_parallelism,
+        gpu_memory_fraction=args.per_process_gpu_memory_fraction,
+        config_text=config_text,
+    )
+
+
+def _grpc_channel_arguments(text: str) -> tuple[tuple[str, int | str], ...]:
+    try:
+        return flag_rules.grpc_channel_arguments(text)
+    except ValueError as exc:
+        raise ConfigurationError("grpc_channel_arguments", str(exc)) from None
+
+
+def _prometheus_endpoint(args: argparse.Namespace) -> PrometheusEndpoint | None:
+    """tensorflow_model_server reads --monitoring_config_file only when it serves REST (the
+    page is on the REST port); a file it cannot parse stops the start."""
+    if not args.monitoring_config_file:
+        return None
+    if not args.rest_api_port:
+        LOG.info("--monitoring_config_file is not read: no --rest_api_port to serve it on")
+        return None
+    return read_monitoring_config(Path(args.monitoring_config_file))
+
+
+def _model_server_config(args: argparse.Namespace) -> ModelServerConfig:
+    """The models to serve: --model_config_file, or the --model_name/--model_base_path
+    shorthand."""
+    from seldon_tfserving.backend.config import read_model_config_file, single_model_config
+
+    if args.model_config_file:
+        return read_model_config_file(Path(args.model_config_file))
+    if args.model_base_path:
+        return single_model_config(args.model_name, args.model_base_path)
+    raise ConfigurationError("model_base_path", "give --model_base_path or --model_config_file")
 
 
 def _batching_parameters(args: argparse.Namespace) -> BatchingParameters | None:
@@ -270,14 +356,3 @@ def _batching_parameters(args: argparse.Namespace) -> BatchingParameters | None:
     if not args.batching_parameters_file:
         return BatchingParameters()
     return BatchingParameters.read(Path(args.batching_parameters_file))
-
-
-def _every(interval_s: float, stop: threading.Event, task: Callable[[], None]) -> None:
-    """Run `task` every `interval_s` until stopped (TF Serving's pollers); survive its failures."""
-    while not stop.wait(interval_s):
-        try:
-            task()
-        except ConfigurationError as exc:
-            LOG.warning("poll: %s", exc)
-        except Exception:  # the poller must outlive a bad moment on disk
-            LOG.exception("poll failed")

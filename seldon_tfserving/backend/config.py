@@ -11,9 +11,12 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
+from seldon_tfserving.codec.model_server_config import (
+    ModelServerConfigError,
+    parse_model_server_config,
+)
 from seldon_tfserving.errors import ConfigurationError
 
 LOG = logging.getLogger(__name__)
@@ -40,10 +43,9 @@ def read_model_config_file(path: Path) -> model_server_config_pb2.ModelServerCon
         text = path.read_text()
     except OSError as exc:
         raise ConfigurationError("model_config_file", f"cannot read {path}: {exc}") from None
-    config = model_server_config_pb2.ModelServerConfig()
     try:
-        text_format.Parse(text, config)
-    except text_format.ParseError as exc:
+        config = parse_model_server_config(text)
+    except ModelServerConfigError as exc:
         raise ConfigurationError(
             "model_config_file", f"{path} is not a text proto: {exc}"
         ) from None

@@ -54,37 +54,52 @@ class ServedConfig:
     def reload(self, new_config: model_server_config_pb2.ModelServerConfig) -> None:
         """Serve `new_config` (TF Serving's ServerCore::ReloadConfig); ServingError if refused.
 
-        A config refused by validation changes nothing; if a model new to it cannot load, the
-        rest is applied and the call still fails, as TF Serving's does. An identical config is
-        a no-op (a config-file poll re-reads the same text every few seconds).
+        A config refused by validation changes nothing: duplicate names, a label on a version
+        not available, a platform we do not serve, a base path that is not there (TF Serving
+        would drop the models left out, then wait for the missing one forever). If a model
+        new to it cannot load, the rest is applied and the call still fails, as TF Serving's
+        does; meanwhile every model served before is served. An identical config is a no-op
+        (a config-file poll re-reads the same text every few seconds).
         """
+        if new_config.WhichOneof("config") == "model_config_list":
+            # Versions retried for a model this config drops give up now, as in TF Serving
+            # (a poll retrying one holds the lock below).
+            self._repository.want_only(_names(new_config))
         with self._changing:
-            if new_config == self._config:
-                return
-            choice = new_config.WhichOneof("config")
-            if choice is None:
-                LOG.info("Taking no action for empty config.")
-                return
-            if choice != "model_config_list":
-                raise FailedPrecondition(
-                    "Cannot transition to requested config. It is only legal to transition "
-                    "from one ModelConfigList to another."
-                )
-            _check_unique_names(new_config)
-            self._check_labels(new_config)
             try:
-                sources = resolve_sources(new_config, check_labels=False)
-            except ConfigurationError as exc:
-                raise InvalidInput(str(exc)) from None
-            known = {model.name for model in self._config.model_config_list.config}
-            LOG.info("Adding/updating models.")
-            self._repository.refresh(sources)
-            self._config = ModelServerConfig()
-            self._config.CopyFrom(new_config)
-            LOG.info("Finished reloading config")
-            _check_new_models_available(
-                self._repository, [s.name for s in sources if s.name not in known]
+                self._apply(new_config)
+            finally:
+                self._repository.want_only(_names(self._config))
+
+    def _apply(self, new_config: model_server_config_pb2.ModelServerConfig) -> None:
+        """`reload`'s work, under its lock."""
+        if new_config == self._config:
+            return
+        choice = new_config.WhichOneof("config")
+        if choice is None:
+            LOG.info("Taking no action for empty config.")
+            return
+        if choice != "model_config_list":
+            raise FailedPrecondition(
+                "Cannot transition to requested config. It is only legal to transition "
+                "from one ModelConfigList to another."
             )
+        _check_unique_names(new_config)
+        self._check_labels(new_config)
+        _check_base_paths(new_config)
+        try:
+            sources = resolve_sources(new_config, check_labels=False)
+        except ConfigurationError as exc:
+            raise InvalidInput(str(exc)) from None
+        known = {model.name for model in self._config.model_config_list.config}
+        LOG.info("Adding/updating models.")
+        self._repository.refresh(sources)
+        self._config = ModelServerConfig()
+        self._config.CopyFrom(new_config)
+        LOG.info("Finished reloading config")
+        _check_new_models_available(
+            self._repository, [s.name for s in sources if s.name not in known]
+        )
 
     def reload_file(self, path: Path) -> None:
         """Re-read `--model_config_file` and apply it; a bad file is logged, nothing changes."""
@@ -119,6 +134,21 @@ class ServedConfig:
                         f"Request to assign label to version {version} of model {model.name}, "
                         "which is not currently available for inference"
                     )
+
+
+def _names(config: model_server_config_pb2.ModelServerConfig) -> frozenset[str]:
+    return frozenset(model.name for model in config.model_config_list.config)
+
+
+def _check_base_paths(config: model_server_config_pb2.ModelServerConfig) -> None:
+    """Every base path is there (TF Serving's file-system source says this, in these words,
+    once it polls)."""
+    for model in config.model_config_list.config:
+        base_path = model.base_path.removeprefix("file://")
+        if not Path(base_path).is_dir():
+            raise InvalidInput(
+                f"Could not find base path {model.base_path} for servable {model.name}"
+            )
 
 
 def _check_unique_names(config: model_server_config_pb2.ModelServerConfig) -> None:

@@ -18,8 +18,6 @@ from tensorflow_serving.apis import (
     get_model_status_pb2,
 )
 
-from seldon_tfserving.backend.batching_parameters import BatchingParameters
-from seldon_tfserving.backend.config import ModelSource
 from seldon_tfserving.backend.loader import Array, LoadedVersion
 from seldon_tfserving.backend.repository import ModelRepository
 from seldon_tfserving.codec.json_tensors import tf_type_name
@@ -47,12 +45,24 @@ class ModelRef:
 
 
 @dataclass(frozen=True)
-class Prediction:
-    """What a predict call answered, and which version and signature answered it."""
+class Answered:
+    """Which model, version and signature answered a call (every response's ModelSpec)."""
 
     model: str
     version: int
     signature_name: str
+
+    def fill_spec(self, spec: Any) -> None:
+        """Write it into a response's `tensorflow.serving.ModelSpec`."""
+        spec.name = self.model
+        spec.version.value = self.version
+        spec.signature_name = self.signature_name
+
+
+@dataclass(frozen=True)
+class Prediction(Answered):
+    """What a predict call answered, and which version and signature answered it."""
+
     outputs: dict[str, Array]
     dtypes: dict[str, int]
 
@@ -62,22 +72,6 @@ class ServingCore:
 
     def __init__(self, repository: ModelRepository) -> None:
         self.repository = repository
-
-    @classmethod
-    def load(
-        cls,
-        sources: Sequence[ModelSource],
-        warm_up: bool = True,
-        batching: BatchingParameters | None = None,
-    ) -> ServingCore:
-        """Load every chosen version of every model (TF Serving's initial load), each warmed
-        up with its SavedModel's sample requests first (--enable_model_warmup, on by default),
-        its runs batched if `batching` is given (--enable_batching)."""
-        from seldon_tfserving.backend.warmup import warm_up as run_warm_up
-
-        repository = ModelRepository(prepare=run_warm_up if warm_up else None, batching=batching)
-        repository.refresh(sources)
-        return cls(repository)
 
     @property
     def model_names(self) -> list[str]:
@@ -179,7 +173,9 @@ class ServingCore:
         """GetModelStatus: every served version (or the one asked for) and its state."""
         model = self.repository.models.get(name)
         response = get_model_status_pb2.GetModelStatusResponse()
-        known = sorted({*model.versions, *model.ended}) if model is not None else []
+        known = (
+            sorted({*model.versions, *model.ended, *model.retrying}) if model is not None else []
+        )
         if version is not None:
             if version not in known:
                 raise NotFound(f"Could not find version {version} of model {name}")
@@ -191,7 +187,9 @@ class ServingCore:
             entry = response.model_version_status.add()
             entry.version = number
             entry.status.SetInParent()  # OK, written out as {"error_code": "OK", ...}
-            if number in model.ended and number not in model.versions:
+            if number in model.retrying:
+                entry.state = get_model_status_pb2.ModelVersionStatus.LOADING
+            elif number in model.ended and number not in model.versions:
                 entry.state = get_model_status_pb2.ModelVersionStatus.END
                 entry.status.error_code, entry.status.error_message = model.ended[number]
             else:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from tensorflow.core.framework import types_pb2
@@ -21,7 +21,6 @@ from tensorflow_serving.apis import (
     classification_pb2,
     inference_pb2,
     input_pb2,
-    model_pb2,
     regression_pb2,
 )
 
@@ -29,6 +28,7 @@ from seldon_tfserving.backend.core import (
     CLASSIFY_METHOD,
     DEFAULT_SIGNATURE,
     REGRESS_METHOD,
+    Answered,
     ModelRef,
     ServingCore,
 )
@@ -40,15 +40,8 @@ CLASSIFY_CLASSES = "classes"
 CLASSIFY_SCORES = "scores"
 REGRESS_INPUTS = "inputs"
 REGRESS_OUTPUTS = "outputs"
-
-
-@dataclass(frozen=True)
-class Answered:
-    """Which model, version and signature answered a classify or regress call."""
-
-    model: str
-    version: int
-    signature_name: str
+#: What one kind of example task answers (a ClassificationResult or a RegressionResult).
+Result = TypeVar("Result")
 
 
 @dataclass(frozen=True)
@@ -111,7 +104,7 @@ def regress(
     )
 
 
-def _one_task[Result](
+def _one_task(
     core: ServingCore,
     ref: ModelRef,
     signature_name: str,
@@ -169,7 +162,9 @@ def multi_inference(
             )
         else:
             result.regression_result.CopyFrom(regression_result(plan, fetched, len(examples)))
-        _answer_spec(result.model_spec, model, task.model_spec.signature_name, servable)
+        Answered(model, servable.version, task.model_spec.signature_name).fill_spec(
+            result.model_spec
+        )
     return response
 
 
@@ -309,14 +304,6 @@ def _signature_of_method(servable: LoadedVersion, name: str, method: str, what: 
             f"Expected {what} signature method_name to be {method}. Was: {signature.method_name}"
         )
     return signature
-
-
-def _answer_spec(
-    spec: model_pb2.ModelSpec, model: str, signature_name: str, servable: LoadedVersion
-) -> None:
-    spec.name = model
-    spec.version.value = servable.version
-    spec.signature_name = signature_name
 
 
 def _text(value: object) -> str:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent import futures
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from tensorflow_serving.apis import (
@@ -19,6 +19,7 @@ from tensorflow_serving.apis import (
     get_model_metadata_pb2,
     get_model_status_pb2,
     inference_pb2,
+    input_pb2,
     model_management_pb2,
     model_pb2,
     model_service_pb2_grpc,
@@ -29,12 +30,19 @@ from tensorflow_serving.apis import (
 
 from seldon_tfserving.backend import example_methods
 from seldon_tfserving.backend.config_reload import ServedConfig
-from seldon_tfserving.backend.core import ModelRef, ServingCore
+from seldon_tfserving.backend.core import Answered, ModelRef, ServingCore
 from seldon_tfserving.backend.tensor_fields import ndarray_to_proto_fields
 from seldon_tfserving.codec.tensor_proto import tensor_proto_to_ndarray
 from seldon_tfserving.errors import InvalidInput, ServingError, Unimplemented
 
 LOG = logging.getLogger(__name__)
+Response = TypeVar("Response")
+
+#: A tf.Example method of the core (`example_methods.classify` or `regress`).
+ExampleMethod = Callable[
+    [ServingCore, ModelRef, str, input_pb2.Input, int | None],
+    tuple[Answered, Any],
+]
 
 
 def model_ref(spec: Any) -> ModelRef:
@@ -52,7 +60,7 @@ def timeout_ms_for(context: grpc.ServicerContext) -> int | None:
     return 1 << (millis - 1).bit_length()
 
 
-def _translated[Response](
+def _translated(
     method: Callable[[Any, Any, grpc.ServicerContext], Response],
 ) -> Callable[[Any, Any, grpc.ServicerContext], Response]:
     """Run a servicer method; abort with the status a ServingError carries."""
@@ -90,9 +98,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer): 
             timeout_ms_for(context),
         )
         response = predict_pb2.PredictResponse()
-        response.model_spec.name = prediction.model
-        response.model_spec.version.value = prediction.version
-        response.model_spec.signature_name = prediction.signature_name
+        prediction.fill_spec(response.model_spec)
         for name, array in prediction.outputs.items():
             response.outputs[name].CopyFrom(ndarray_to_proto_fields(array, prediction.dtypes[name]))
         return response
@@ -101,30 +107,32 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer): 
     def Classify(  # noqa: N802
         self, request: classification_pb2.ClassificationRequest, context: grpc.ServicerContext
     ) -> classification_pb2.ClassificationResponse:
-        answered, result = example_methods.classify(
-            self._core,
-            model_ref(request.model_spec),
-            request.model_spec.signature_name,
-            request.input,
-            timeout_ms_for(context),
+        return self._on_examples(
+            example_methods.classify, request, context, classification_pb2.ClassificationResponse()
         )
-        response = classification_pb2.ClassificationResponse(result=result)
-        _fill_spec(response.model_spec, answered)
-        return response
 
     @_translated
     def Regress(  # noqa: N802
         self, request: regression_pb2.RegressionRequest, context: grpc.ServicerContext
     ) -> regression_pb2.RegressionResponse:
-        answered, result = example_methods.regress(
+        return self._on_examples(
+            example_methods.regress, request, context, regression_pb2.RegressionResponse()
+        )
+
+    def _on_examples(
+        self, method: ExampleMethod, request: Any, context: grpc.ServicerContext, response: Any
+    ) -> Any:
+        """Classify and Regress alike: run `method` on the request's examples, then fill the
+        response with its result and the version and signature that answered."""
+        answered, result = method(
             self._core,
             model_ref(request.model_spec),
             request.model_spec.signature_name,
             request.input,
             timeout_ms_for(context),
         )
-        response = regression_pb2.RegressionResponse(result=result)
-        _fill_spec(response.model_spec, answered)
+        response.result.CopyFrom(result)
+        answered.fill_spec(response.model_spec)
         return response
 
     @_translated
@@ -162,9 +170,8 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):  # type: ignore
     ) -> get_model_status_pb2.GetModelStatusResponse:
         if not request.HasField("model_spec"):
             raise InvalidInput("Missing ModelSpec")
-        spec = request.model_spec
-        version = int(spec.version.value) if spec.HasField("version") else None
-        return self._core.status(spec.name, version)
+        ref = model_ref(request.model_spec)
+        return self._core.status(ref.name, ref.version)
 
     @_translated
     def HandleReloadConfigRequest(  # noqa: N802
@@ -183,32 +190,36 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):  # type: ignore
         return response
 
 
-def _fill_spec(spec: Any, answered: example_methods.Answered) -> None:
-    spec.name = answered.model
-    spec.version.value = answered.version
-    spec.signature_name = answered.signature_name
-
-
 def build_grpc_server(
     core: ServingCore,
     port: int,
     *,
-    max_workers: int,
+    workers: futures.ThreadPoolExecutor,
     max_request_bytes: int,
     host: str = "0.0.0.0",
     served_config: ServedConfig | None = None,
     socket_path: str = "",
-) -> grpc.Server:
+    interceptors: Sequence[grpc.ServerInterceptor] = (),
+    channel_arguments: Sequence[tuple[str, int | str]] = (),
+) -> tuple[grpc.Server, int]:
     """A ready (not yet started) gRPC server with both services on `host:port`, and on the
     UNIX socket `socket_path` when one is given (as TF Serving's --grpc_socket_path); config
-    reloads are offered when `served_config` is given."""
+    reloads are offered when `served_config` is given, `interceptors` see every call (the
+    monitoring's), `channel_arguments` (--grpc_channel_arguments) replace ours of the same name.
+    Returns it with the port it bound.
+
+    gRPC never shuts `workers` down: whoever passes the pool shuts it down after the server.
+    OSError when an address cannot be bound."""
+    options: dict[str, int | str] = {
+        "grpc.max_receive_message_length": max_request_bytes,
+        "grpc.max_send_message_length": -1,
+        "grpc.so_reuseport": 0,
+    }
+    options.update(channel_arguments)  # each key once: gRPC would take the first
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
-        options=[
-            ("grpc.max_receive_message_length", max_request_bytes),
-            ("grpc.max_send_message_length", -1),
-            ("grpc.so_reuseport", 0),
-        ],
+        workers,
+        options=list(options.items()),
+        interceptors=list(interceptors),
     )
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
         PredictionService(core), server
@@ -216,9 +227,25 @@ def build_grpc_server(
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(
         ModelService(core, served_config), server
     )
-    bound = server.add_insecure_port(f"{host}:{port}")
+    bound = _bind(server, f"{host}:{port}")
     if bound == 0:
         raise OSError(f"cannot bind the gRPC port {host}:{port}")
-    if socket_path and server.add_insecure_port(f"unix:{socket_path}") == 0:
+    if socket_path and _bind(server, f"unix:{socket_path}") == 0:
+        _give_back(server)
         raise OSError(f"cannot listen on the UNIX socket {socket_path}")
-    return server
+    return server, bound
+
+
+def _bind(server: grpc.Server, address: str) -> int:
+    """The port bound at `address`, 0 if it cannot be (gRPC reports that either way)."""
+    try:
+        return int(server.add_insecure_port(address))
+    except RuntimeError:  # recent gRPC raises where older ones returned 0
+        return 0
+
+
+def _give_back(server: grpc.Server) -> None:
+    """Release the ports of a server that will never serve: gRPC keeps an unstarted server's
+    ports bound even once it is dropped, until it has been started and stopped."""
+    server.start()
+    server.stop(grace=None).wait()

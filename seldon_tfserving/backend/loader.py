@@ -1,4 +1,5 @@
-"""One SavedModel version loaded as TF Serving loads it: its own Graph and Session, tag `serve`.
+"""One SavedModel version loaded as TF Serving loads it: its own Graph and Session, the tags and
+session config of the server's flags (`serve`, TensorFlow's threads, by default).
 
 Runs go through callables made from CallableOptions (feeds and fetches by tensor name), which,
 like TF Serving's C++ Session::Run, do not check feed shapes statically: `[1.0, 2.0, 5.0]` feeds
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -20,6 +22,8 @@ import numpy as np
 
 from seldon_tfserving.backend.batching import BatchScheduler
 from seldon_tfserving.backend.batching_parameters import BatchingParameters
+from seldon_tfserving.backend.monitoring import record_session_run
+from seldon_tfserving.backend.server_options import LoadSettings, SessionSettings
 from seldon_tfserving.errors import ServingError, error_for_grpc
 
 LOG = logging.getLogger(__name__)
@@ -29,6 +33,22 @@ _CallableKey = tuple[tuple[str, ...], tuple[str, ...], int | None]
 
 #: TensorFlow's error codes are gRPC's codes; this maps their numbers back to the enum.
 _GRPC_CODE_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def session_config(settings: SessionSettings) -> Any:
+    """The ConfigProto of every version's session, built as TF Serving's server.cc builds it:
+    the config file first, then the GPU fraction and the thread pools over it."""
+    from google.protobuf import text_format
+    from tensorflow.core.protobuf import config_pb2
+
+    config = config_pb2.ConfigProto()
+    if settings.config_text:
+        text_format.Parse(settings.config_text, config)
+    config.gpu_options.per_process_gpu_memory_fraction = settings.gpu_memory_fraction
+    intra, inter = settings.thread_pools()
+    config.intra_op_parallelism_threads = intra
+    config.inter_op_parallelism_threads = inter
+    return config
 
 
 def serving_error_from_tf(exc: Exception) -> ServingError:
@@ -53,22 +73,25 @@ class LoadedVersion:
         version: int,
         export_dir: Path,
         batching: BatchingParameters | None = None,
+        settings: LoadSettings | None = None,
     ) -> None:
-        """Load the version; with `batching`, concurrent runs are merged as TF Serving's
+        """Load the version: the MetaGraph with `settings.tags`, in a session configured by
+        `settings.session`; with `batching`, concurrent runs are merged as TF Serving's
         BatchingSession merges them."""
         import tensorflow as tf
 
+        settings = settings or LoadSettings()
         self.name = name
         self.version = version
         self.export_dir = export_dir
         self._graph = tf.Graph()
-        self._session = tf.compat.v1.Session(graph=self._graph)
+        self._session = tf.compat.v1.Session(
+            graph=self._graph, config=session_config(settings.session)
+        )
         try:
             with self._graph.as_default():
                 self.meta_graph = tf.compat.v1.saved_model.loader.load(
-                    self._session,
-                    [tf.compat.v1.saved_model.tag_constants.SERVING],
-                    str(export_dir),
+                    self._session, list(settings.tags), str(export_dir)
                 )
         except Exception:
             self._session.close()
@@ -96,10 +119,16 @@ class LoadedVersion:
         fetches: Sequence[str],
         timeout_ms: int | None = None,
     ) -> list[Array]:
-        """Feed arrays by tensor name, fetch tensors by name; TF errors keep their status."""
+        """Feed arrays by tensor name, fetch tensors by name; TF errors keep their status.
+        A run that succeeds is timed for the call being served (TF Serving's runtime_latency,
+        its wait for a batch included, as around a BatchingSession's Run)."""
+        started = time.perf_counter()
         if self._batcher is not None:
-            return self._batcher.run(feeds, fetches, timeout_ms)
-        return self._run_now(feeds, fetches, timeout_ms)
+            outputs = self._batcher.run(feeds, fetches, timeout_ms)
+        else:
+            outputs = self._run_now(feeds, fetches, timeout_ms)
+        record_session_run(time.perf_counter() - started)
+        return outputs
 
     def _run_now(
         self, feeds: Mapping[str, Array], fetches: Sequence[str], timeout_ms: int | None

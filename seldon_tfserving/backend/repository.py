@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from seldon_tfserving.backend.batching_parameters import BatchingParameters
 from seldon_tfserving.backend.config import ModelSource
 from seldon_tfserving.backend.loader import LoadedVersion, serving_error_from_tf
+from seldon_tfserving.backend.server_options import LoadSettings
 
 LOG = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ class ServedModel:
     labels: Mapping[str, int]
     #: version -> (TensorFlow error code, message): failed to load, or unloaded (OK, "").
     ended: Mapping[int, tuple[int, str]] = field(default_factory=dict)
+    #: versions being loaded again after a failure (TF Serving reports them LOADING)
+    retrying: frozenset[int] = frozenset()
 
 
 class ModelRepository:
@@ -42,14 +45,19 @@ class ModelRepository:
         self,
         prepare: Callable[[LoadedVersion], object] | None = None,
         batching: BatchingParameters | None = None,
+        settings: LoadSettings | None = None,
     ) -> None:
         """`prepare` runs on each newly loaded version before it is served (the warm-up); if
         it raises, the version ends with that error instead. `batching` batches every
-        version's runs."""
+        version's runs; `settings` are the tags, session and retries of every load."""
         self._models: dict[str, ServedModel] = {}
         self._refreshing = threading.Lock()
         self._prepare = prepare
         self._batching = batching
+        self._settings = settings or LoadSettings()
+        #: the models a pending config still wants (None: any); the others stop retrying
+        self._wanted: frozenset[str] | None = None
+        self._closing = threading.Event()
 
     @classmethod
     def serving_only(cls, version: LoadedVersion) -> ModelRepository:
@@ -103,8 +111,45 @@ class ModelRepository:
                 ended[version] = (OK_CODE, "")
         return ServedModel(source.name, versions, dict(source.labels), ended)
 
+    def want_only(self, names: frozenset[str]) -> None:
+        """A config naming only `names` is about to be applied: a version of another model
+        that is being retried gives up now (as TF Serving cancels the retries of a version
+        no longer aspired), instead of holding the reload for its retries."""
+        self._wanted = names
+
     def _loaded(self, name: str, version: int, path: Path) -> LoadedVersion:
-        loaded = LoadedVersion(name, version, path, self._batching)
+        """Load (and prepare) a version; a failure is retried as TF Serving's loader harness
+        retries it, while the version is still wanted: its directory is there, its model in
+        the config, the server not stopping. The last error is raised."""
+        retries = self._settings.retries
+        attempt = 0
+        while True:
+            try:
+                return self._load_once(name, version, path)
+            except Exception as exc:
+                if attempt >= retries.max_retries or not self._still_wanted(name, path):
+                    raise
+                attempt += 1
+                LOG.error("Loading servable %s version %d failed: %s", name, version, exc)
+                self._show_retrying(name, version)
+                if retries.interval_s > 0 and self._closing.wait(retries.interval_s):
+                    raise
+                if not self._still_wanted(name, path):
+                    LOG.info("Retrying of loading %s version %d was cancelled.", name, version)
+                    raise
+                LOG.info("Retrying of loading %s version %d, retry: %d", name, version, attempt)
+
+    def _still_wanted(self, name: str, path: Path) -> bool:
+        wanted = self._wanted
+        return not self._closing.is_set() and path.is_dir() and (wanted is None or name in wanted)
+
+    def _show_retrying(self, name: str, version: int) -> None:
+        """Publish the version as LOADING while it waits for its next try."""
+        model = self._models.get(name) or ServedModel(name, {}, {})
+        self._models = {**self._models, name: replace(model, retrying=model.retrying | {version})}
+
+    def _load_once(self, name: str, version: int, path: Path) -> LoadedVersion:
+        loaded = LoadedVersion(name, version, path, self._batching, self._settings)
         if self._prepare is not None:
             try:
                 self._prepare(loaded)
@@ -114,6 +159,7 @@ class ModelRepository:
         return loaded
 
     def close(self) -> None:
+        self._closing.set()
         for model in self._models.values():
             for version in model.versions.values():
                 version.close()

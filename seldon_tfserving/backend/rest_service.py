@@ -1,16 +1,19 @@
-"""TF Serving's REST face (`/v1/models/...`), on a threaded HTTP/1.1 server with keep-alive.
+"""TF Serving's REST API (`/v1/models/...`) over the shared core, served by rest_server.py.
 
 Paths, bodies, status JSON, metadata JSON and `{"error": ...}` bodies are TF Serving's
-(`http_rest_api_handler.cc`, `http_rest_api_util.cc`); the work is the shared core's. A body
-over the limit is refused from its Content-Length, before it is read.
+(`http_rest_api_handler.cc`, `http_rest_api_util.cc`); the work is the shared core's. HTTP
+itself (framing, keep-alive, limits, deadlines) is http_connection.py's. With monitoring on,
+every `/v1/` call is counted as http_server.cc counts it, and the metrics page has its own path.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
@@ -19,15 +22,32 @@ from tensorflow_serving.apis import get_model_metadata_pb2
 
 from seldon_tfserving.backend import example_methods
 from seldon_tfserving.backend.core import SIGNATURE_DEF_FIELD, ModelRef, ServingCore
+from seldon_tfserving.backend.http_connection import (
+    IDLE_CONNECTION_TIMEOUT_S as IDLE_CONNECTION_TIMEOUT_S,
+)
+from seldon_tfserving.backend.http_connection import (
+    JSON_CONTENT_TYPE,
+    HttpLimits,
+    RestAnswer,
+)
+from seldon_tfserving.backend.monitoring import REST_ENTRYPOINT, ServingMetrics, measured_call
+from seldon_tfserving.backend.rest_server import RestServer
 from seldon_tfserving.codec import tfserving_examples_json, tfserving_json
-from seldon_tfserving.errors import InvalidInput, NotFound, PayloadTooLarge, ServingError
+from seldon_tfserving.codec.proto_json import tfserving_print_options
+from seldon_tfserving.codec.tfserving_paths import MODEL_ID
+from seldon_tfserving.errors import InvalidInput, NotFound, ServingError
 
 LOG = logging.getLogger(__name__)
 
-_MODEL_ID = r"([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?"
-PREDICTION_PATH = re.compile(rf"/v1/models/{_MODEL_ID}:(classify|regress|predict)", re.I)
-STATUS_PATH = re.compile(rf"/v1/models(?:/{_MODEL_ID})?(?:/(metadata))?", re.I)
-_IDLE_CONNECTION_TIMEOUT_S = 120.0
+PREDICTION_PATH = re.compile(rf"/v1/models/{MODEL_ID}:(classify|regress|predict)", re.I)
+STATUS_PATH = re.compile(rf"/v1/models(?:/{MODEL_ID})?(?:/(metadata))?", re.I)
+#: What ProcessPrometheusRequest answers with.
+METRICS_CONTENT_TYPE = "text/plain"
+
+
+def default_rest_threads() -> int:
+    """TF Serving's `--rest_api_num_threads` default: four per schedulable CPU."""
+    return 4 * len(os.sched_getaffinity(0))
 
 
 @dataclass(frozen=True)
@@ -36,10 +56,19 @@ class RestSettings:
 
     timeout_ms: int | None
     max_request_bytes: int
+    #: where TF Serving's metrics page is served (None: monitoring off)
+    metrics_path: str | None = None
+    #: threads serving calls (--rest_api_num_threads)
+    threads: int = field(default_factory=default_rest_threads)
+    #: the connection deadlines (the body limit is `max_request_bytes`)
+    idle_timeout_s: float = IDLE_CONNECTION_TIMEOUT_S
+
+    def limits(self) -> HttpLimits:
+        return HttpLimits(self.max_request_bytes, idle_timeout_s=self.idle_timeout_s)
 
 
 def _json_options() -> dict[str, Any]:
-    return {"preserving_proto_field_name": True, "always_print_fields_with_no_presence": True}
+    return tfserving_print_options()
 
 
 def metadata_json(response: get_model_metadata_pb2.GetModelMetadataResponse) -> bytes:
@@ -53,21 +82,47 @@ def metadata_json(response: get_model_metadata_pb2.GetModelMetadataResponse) -> 
     ).encode("utf-8")
 
 
-class RestApi:
-    """Dispatch of one REST call to the core; returns (HTTP status, JSON body)."""
+class TfServingRestApi:
+    """TF Serving's REST API over the core: one call dispatched, (HTTP status, JSON body) back.
 
-    def __init__(self, core: ServingCore, settings: RestSettings) -> None:
+    (The gateway's `RestApi` is Seldon's external API; this one is TF Serving's.)"""
+
+    def __init__(
+        self, core: ServingCore, settings: RestSettings, metrics: ServingMetrics | None = None
+    ) -> None:
+        """`metrics` records every `/v1/` call; its page is served at `settings.metrics_path`."""
         self._core = core
         self._settings = settings
+        self._metrics = metrics
 
-    def handle(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
+    def handle(self, method: str, path: str, body: bytes) -> RestAnswer:
+        bare_path = path.split("?", 1)[0]
+        if self._metrics is not None and bare_path == self._settings.metrics_path:
+            return 200, self._metrics.page().encode("utf-8"), METRICS_CONTENT_TYPE
+        started = time.perf_counter()
+        status_name = "OK"
+        model_name, api = _call_labels(method, bare_path)
         try:
-            return 200, self._dispatch(method, path, body)
+            with self._measured(model_name, api):
+                status, answer = 200, self._dispatch(method, path, body)
         except ServingError as exc:
-            return exc.http_status, tfserving_json.encode_error(exc.message)
+            status, answer = exc.http_status, tfserving_json.encode_error(exc.message)
+            status_name = exc.grpc_code.name
         except Exception as exc:  # noqa: BLE001 - the edge: answer 500, keep serving
             LOG.exception("%s %s failed", method, path)
-            return 500, tfserving_json.encode_error(f"{type(exc).__name__}: {exc}")
+            status, answer = 500, tfserving_json.encode_error(f"{type(exc).__name__}: {exc}")
+            status_name = "UNKNOWN"
+        if self._metrics is not None and bare_path.lower().startswith("/v1/"):
+            latency_us = (time.perf_counter() - started) * 1e6
+            self._metrics.record_request(model_name, api, REST_ENTRYPOINT, status_name, latency_us)
+        return status, answer, JSON_CONTENT_TYPE
+
+    def _measured(self, model_name: str, api: str) -> AbstractContextManager[None]:
+        """The call marked for the session's and the batches' metrics (its runs are timed
+        under TF Serving's servable API name, `Predict` for a REST predict)."""
+        if self._metrics is None or not api:
+            return nullcontext()
+        return measured_call(self._metrics, model_name, api.capitalize())
 
     def _dispatch(self, method: str, path: str, body: bytes) -> bytes:
         path = path.split("?", 1)[0]
@@ -117,6 +172,20 @@ class RestApi:
 _INT64_MAX = 2**63 - 1
 
 
+def _call_labels(method: str, path: str) -> tuple[str, str]:
+    """(model_name, API) as TF Serving's REST handler reports a call: the verb of a POST
+    (none for a GET), both empty when the path is not one of its APIs."""
+    if method == "POST":
+        match = PREDICTION_PATH.fullmatch(path)
+        if match:
+            return unquote(match.group(1)), match.group(4).lower()
+    elif method == "GET":
+        match = STATUS_PATH.fullmatch(path)
+        if match and match.group(1):
+            return unquote(match.group(1)), ""
+    return "", ""
+
+
 def _ref(name: str, version: str | None, label: str | None) -> ModelRef:
     number = int(version) if version else None
     if number is not None and number > _INT64_MAX:
@@ -124,119 +193,17 @@ def _ref(name: str, version: str | None, label: str | None) -> ModelRef:
     return ModelRef(unquote(name), number, unquote(label) if label else None)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    """HTTP/1.1 with keep-alive; every answer carries Content-Length."""
-
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: RestServer
-    timeout = _IDLE_CONNECTION_TIMEOUT_S
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        self._answer(*self.server.api.handle("GET", self.path, b""))
-
-    def do_POST(self) -> None:  # noqa: N802
-        self._with_body("POST")
-
-    def do_PUT(self) -> None:  # noqa: N802 - answered as TF Serving does: malformed request
-        self._with_body("PUT")
-
-    def do_DELETE(self) -> None:  # noqa: N802
-        self._with_body("DELETE")
-
-    def do_PATCH(self) -> None:  # noqa: N802
-        self._with_body("PATCH")
-
-    def _with_body(self, method: str) -> None:
-        try:
-            body = self._read_body()
-        except PayloadTooLarge as exc:
-            self.close_connection = True
-            self._answer(exc.http_status, tfserving_json.encode_error(exc.message))
-            return
-        except InvalidInput as exc:
-            self.close_connection = True
-            self._answer(exc.http_status, tfserving_json.encode_error(exc.message))
-            return
-        self._answer(*self.server.api.handle(method, self.path, body))
-
-    def handle_expect_100(self) -> bool:
-        """Refuse an oversized body before the client sends it, instead of `100 Continue`."""
-        try:
-            self._check_length()
-        except ServingError as exc:
-            self.close_connection = True
-            self._answer(exc.http_status, tfserving_json.encode_error(exc.message))
-            return False
-        return super().handle_expect_100()
-
-    def _check_length(self) -> int:
-        """The announced Content-Length, checked against the limit (0 when absent)."""
-        limit = self.server.settings.max_request_bytes
-        length_text = self.headers.get("Content-Length", "0") or "0"
-        try:
-            length = int(length_text)
-        except ValueError:
-            raise InvalidInput(f"bad Content-Length: {length_text!r}") from None
-        if length < 0:
-            raise InvalidInput(f"bad Content-Length: {length_text!r}")
-        if length > limit:
-            raise PayloadTooLarge(f"Request body of {length} bytes exceeds the limit of {limit}")
-        return length
-
-    def _read_body(self) -> bytes:
-        limit = self.server.settings.max_request_bytes
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked(limit)
-        return self.rfile.read(self._check_length())
-
-    def _read_chunked(self, limit: int) -> bytes:
-        parts: list[bytes] = []
-        total = 0
-        while True:
-            line = self.rfile.readline(1024)
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise InvalidInput("malformed chunked body") from None
-            if size == 0:
-                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                    pass
-                return b"".join(parts)
-            total += size
-            if total > limit:
-                raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes")
-            parts.append(self.rfile.read(size))
-            self.rfile.readline(1024)
-
-    def _answer(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base signature
-        LOG.debug("%s - %s", self.address_string(), format % args)
-
-
-class RestServer(ThreadingHTTPServer):
-    """A thread per connection; daemon threads so shutdown never waits on idle clients."""
-
-    daemon_threads = True
-    request_queue_size = 256
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], api: RestApi, settings: RestSettings) -> None:
-        self.api = api
-        self.settings = settings
-        super().__init__(address, _Handler)
-
-
 def build_rest_server(
-    core: ServingCore, port: int, settings: RestSettings, host: str = "0.0.0.0"
+    core: ServingCore,
+    port: int,
+    settings: RestSettings,
+    host: str = "0.0.0.0",
+    metrics: ServingMetrics | None = None,
 ) -> RestServer:
-    """A bound (not yet serving) REST server for the core on `host:port`."""
-    return RestServer((host, port), RestApi(core, settings), settings)
+    """A bound (not yet serving) REST server for the core on `host:port` (recording into
+    `metrics` when given); OSError naming the port when it cannot be bound."""
+    api = TfServingRestApi(core, settings, metrics)
+    try:
+        return RestServer((host, port), api.handle, settings.limits(), settings.threads)
+    except OSError as exc:
+        raise OSError(f"cannot bind the REST port {host}:{port}: {exc.strerror or exc}") from exc

@@ -23,8 +23,9 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 from seldon_tfserving.backend.batching import BatchScheduler
 from seldon_tfserving.backend.batching_parameters import BatchingParameters
 from seldon_tfserving.backend.config import resolve_sources, single_model_config
-from seldon_tfserving.backend.core import ModelRef, ServingCore
+from seldon_tfserving.backend.core import ModelRef
 from seldon_tfserving.backend.loader import LoadedVersion
+from seldon_tfserving.backend.loading import load_serving_core
 from seldon_tfserving.codec.tensor_proto import ndarray_to_tensor_proto, tensor_proto_to_ndarray
 from seldon_tfserving.errors import (
     ConfigurationError,
@@ -323,7 +324,7 @@ def test_a_real_model_answers_every_concurrent_caller_from_fewer_session_runs(
 
     monkeypatch.setattr(LoadedVersion, "_run_now", counted)
     base = TFSERVING_TESTDATA / "saved_model_half_plus_two_cpu"
-    core = ServingCore.load(
+    core = load_serving_core(
         resolve_sources(single_model_config("half", str(base))),
         warm_up=False,
         batching=BatchingParameters(batch_timeout_micros=300_000, num_batch_threads=1),
@@ -339,7 +340,7 @@ def test_a_real_model_answers_every_concurrent_caller_from_fewer_session_runs(
         assert sum(session_runs) == 16 and len(session_runs) < 8
 
         counter = TFSERVING_TESTDATA / "saved_model_counter"
-        counting = ServingCore.load(
+        counting = load_serving_core(
             resolve_sources(single_model_config("counter", str(counter))),
             batching=BatchingParameters(),
         )

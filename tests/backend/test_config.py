@@ -111,14 +111,17 @@ def parse(*argv: str) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
-def test_flags_take_both_tensorflow_model_server_forms() -> None:
+def test_flags_take_the_binary_form_and_the_two_word_form_is_refused() -> None:
+    # tensorflow_model_server skips `--port 9000` (unknown argument) and serves on 8500;
+    # serve-models refuses it instead (test_flags.py has the messages)
+    for two_words in (["--port", "9000"], ["--model_base_path", "/x"]):
+        with pytest.raises(SystemExit):
+            parse(*two_words)
     args = parse(
-        "--port",
-        "9000",
+        "--port=9000",
         "--rest_api_port=9001",
         "--model_name=m",
-        "--model_base_path",
-        "/x",
+        "--model_base_path=/x",
         "--rest_api_timeout_in_ms=250",
     )
     assert (args.port, args.rest_api_port, args.model_name, args.model_base_path) == (
@@ -137,8 +140,7 @@ def test_harmless_real_flags_are_accepted() -> None:
         "--enable_batching",
         "--enable_model_warmup=false",
         "--file_system_poll_wait_seconds=5",
-        "--rest_api_num_threads",
-        "8",
+        "--rest_api_num_threads=8",
         "--batching_parameters_file=/b.txt",
         "--tensorflow_session_parallelism=2",
         "--grpc_max_threads=4",
@@ -146,6 +148,8 @@ def test_harmless_real_flags_are_accepted() -> None:
     assert args.enable_batching is True  # honoured: see test_batching.py
     assert args.enable_model_warmup is False  # honoured: see test_warmup.py
     assert args.grpc_max_threads == 4
+    assert args.rest_api_num_threads == 8  # honoured: see test_http_connection.py
+    assert args.tensorflow_session_parallelism == 2  # honoured: see test_flags.py
     assert parse().enable_model_warmup is True  # on unless turned off, as in TF Serving
 
 

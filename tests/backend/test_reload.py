@@ -107,7 +107,10 @@ def served(
         )
     )
     server = start_backend(
-        log_dir, [f"--model_config_file={path}"], name="reload", ready_model="two_versions"
+        log_dir,
+        [f"--model_config_file={path}", "--max_num_load_retries=0"],
+        name="reload",
+        ready_model="two_versions",
     )
     with grpc.insecure_channel(server.grpc_endpoint) as channel:
         yield Backends(
@@ -297,3 +300,59 @@ def test_a_new_model_that_cannot_load_fails_the_reload_and_spares_the_others(
     assert version_states(served.models, "broken") == {1: "END"}
     # the rest of the config was applied, as in TF Serving
     assert predict(served.prediction, "two_versions", label="stable")[0] == 124
+
+
+@pytest.mark.parametrize(
+    ("entries", "code", "message"),
+    [
+        pytest.param(
+            lambda served: [model_entry("missing", Path("/nowhere/missing"))],
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "Could not find base path /nowhere/missing for servable missing",
+            id="a bad base path, every model served dropped",
+        ),
+        pytest.param(
+            lambda served: [
+                served.two_versions(stable=123),
+                model_entry("missing", Path("/nowhere/missing")),
+            ],
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "Could not find base path /nowhere/missing for servable missing",
+            id="a bad base path beside a kept model",
+        ),
+        pytest.param(
+            lambda served: [
+                model_entry("three", served.testdata / HALF_PLUS_THREE, {"stable": 999})
+            ],
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "Request to assign label to version 999 of model three",
+            id="a bad label",
+        ),
+        pytest.param(
+            lambda served: [
+                model_entry("three", served.testdata / HALF_PLUS_THREE),
+                model_entry("three", served.testdata / HALF_PLUS_THREE),
+            ],
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "Illegal to list model three multiple times in config list",
+            id="duplicate names",
+        ),
+    ],
+)
+def test_a_refused_reload_changes_nothing(
+    served: Backends,
+    entries: Callable[[Backends], list[str]],
+    code: grpc.StatusCode,
+    message: str,
+) -> None:
+    served.reload(served.two_versions(stable=123, canary=124))
+    with pytest.raises(grpc.RpcError) as refused:
+        served.reload(*entries(served))
+    assert refused.value.code() == code
+    assert message in refused.value.details()
+    assert version_states(served.models, "two_versions") == {123: "AVAILABLE", 124: "AVAILABLE"}
+    assert predict(served.prediction, "two_versions", label="stable")[0] == 123
+    assert predict(served.prediction, "two_versions", label="canary")[0] == 124
+    with pytest.raises(grpc.RpcError) as absent:
+        predict(served.prediction, "three")
+    assert absent.value.code() == grpc.StatusCode.NOT_FOUND

@@ -1,5 +1,5 @@
 """The backend stays up and correct: garbage, oversized bodies, keep-alive, concurrency, SIGTERM,
-and the tensorflow_model_server flag forms the k8s manifests use."""
+and the tensorflow_model_server flag form the k8s manifests use."""
 
 from __future__ import annotations
 
@@ -31,18 +31,16 @@ PREDICT = "/v1/models/hp2:predict"
 
 @pytest.fixture(scope="module")
 def limited(log_dir: Path, tfserving_testdata: Path) -> Iterator[Backend]:
-    """half_plus_two as `hp2`, flags in both forms, harmless real flags, a 64 KiB body limit."""
+    """half_plus_two as `hp2`, real flags as the binary takes them (`--flag=value`, a bare
+    boolean), a 64 KiB body limit."""
     server = start_backend(
         log_dir,
         [
-            "--model_name",
-            "hp2",
-            "--model_base_path",
-            str(tfserving_testdata / "saved_model_half_plus_two_cpu"),
+            "--model_name=hp2",
+            f"--model_base_path={tfserving_testdata / 'saved_model_half_plus_two_cpu'}",
             "--enable_batching",
             "--file_system_poll_wait_seconds=1",
-            "--rest_api_num_threads",
-            "4",
+            "--rest_api_num_threads=4",
             "--grpc_max_threads=8",
             "--enable_model_warmup=false",
             "--tensorflow_intra_op_parallelism=1",
@@ -276,7 +274,11 @@ def test_a_broken_version_is_reported_and_the_good_one_served(
         f'model_config_list {{ config {{ name: "pb" base_path: "{base}" '
         "model_version_policy { all {} } } }"
     )
-    server = backend_factory([f"--model_config_file={config}"], ready_model="pb", name="broken")
+    server = backend_factory(
+        [f"--model_config_file={config}", "--max_num_load_retries=0"],
+        ready_model="pb",
+        name="broken",
+    )
     status = requests.get(f"{server.rest_endpoint}/v1/models/pb", timeout=30).json()
     good, bad = status["model_version_status"]
     assert good == {

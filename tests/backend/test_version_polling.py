@@ -46,7 +46,12 @@ def test_versions_come_and_go_with_their_directories(
     base.mkdir()
     publish(versions / "00000123", base, "123")
     backend = backend_factory(
-        ["--model_name=hot", f"--model_base_path={base}", "--file_system_poll_wait_seconds=0.2"],
+        [
+            "--model_name=hot",
+            f"--model_base_path={base}",
+            "--file_system_poll_wait_seconds=0.2",
+            "--max_num_load_retries=0",  # the broken version below ends at its first failure
+        ],
         ready_model="hot",
         name="hot",
     )

@@ -28,6 +28,7 @@ from tensorflow_serving.apis import (
 
 from seldon_tfserving.backend.config import resolve_sources, single_model_config
 from seldon_tfserving.backend.core import ModelRef, ServingCore
+from seldon_tfserving.backend.loading import load_serving_core
 from seldon_tfserving.backend.warmup import MAX_RECORDS, WARMUP_FILE
 from seldon_tfserving.codec.tensor_proto import ndarray_to_tensor_proto, tensor_proto_to_ndarray
 from seldon_tfserving.errors import NotFound
@@ -72,7 +73,7 @@ def model_with_warmup(
 
 def load(base: Path, warm_up: bool = True) -> ServingCore:
     sources = resolve_sources(single_model_config(base.name, str(base)))
-    return ServingCore.load(sources, warm_up=warm_up)
+    return load_serving_core(sources, warm_up=warm_up)
 
 
 def counter_value(core: ServingCore) -> float:
