@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from seldon_tfserving.classes import SeldonClass
 from seldon_tfserving.deploy import components
 from seldon_tfserving.deploy.findings import Finding
 from seldon_tfserving.deploy.semantics import containers_of, walk_graph
@@ -21,16 +22,9 @@ DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]
 
 
 def check_metadata(doc: Mapping[str, Any]) -> list[Finding]:
-    """apiVersion, kind and a valid metadata.name, as `kubectl apply` needs them."""
+    """A valid metadata.name, as `kubectl apply` needs it (the apiVersion is the schema's
+    concern: validate.py checks each version against its own)."""
     findings = []
-    if doc.get("apiVersion") != "machinelearning.seldon.io/v1":
-        findings.append(
-            Finding(
-                "apiVersion",
-                f"apiVersion {doc.get('apiVersion')!r} is not the v1 this schema describes",
-                "set apiVersion: machinelearning.seldon.io/v1",
-            )
-        )
     name = (doc.get("metadata") or {}).get("name")
     if not name:
         findings.append(Finding("metadata.name", "the deployment has no name", "set metadata.name"))
@@ -242,7 +236,7 @@ def _check_branches(node: Mapping[str, Any], path: str) -> list[Finding]:
 
 
 def _check_class_parameters(
-    node: Mapping[str, Any], path: str, component: components.ComponentClass
+    node: Mapping[str, Any], path: str, component: SeldonClass
 ) -> list[Finding]:
     accepted = component.parameters()
     valid = ", ".join(sorted(accepted)) or "(none)"
@@ -294,7 +288,7 @@ def _check_class_parameters(
 
 
 def _check_settings_build(
-    node: Mapping[str, Any], path: str, component: components.ComponentClass
+    node: Mapping[str, Any], path: str, component: SeldonClass
 ) -> list[Finding]:
     """Build the class's settings from the typed values, as the class does at start-up."""
     raw_parameters = list(node.get("parameters") or ())

@@ -8,59 +8,22 @@ command (`render_command.py`) only parses flags and writes YAML.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
-JOURNEYS = ("single", "ab", "canary", "shadow", "bandit", "ensemble")
-ROUTER_POLICIES = {
-    "thompson": "ThompsonSamplingRouter",
-    "epsilon-greedy": "EpsilonGreedyRouter",
-    "ucb1": "UCB1Router",
-}
-COMBINERS = {"mean": "MeanCombiner", "weighted-mean": "WeightedMeanCombiner"}
-DEFAULT_WRAPPER_IMAGE = "seldon-tfserving:0.1.0"
-DEFAULT_TFSERVING_IMAGE = "tensorflow/serving:2.20.0"
-STORAGE_INITIALIZER_IMAGE = "seldonio/rclone-storage-initializer:1.18.2"
-GRPC_PORT, REST_PORT = 8500, 8501
-MODELS_MOUNT, CONFIG_MOUNT = "/models", "/config"
-
-
-class RenderError(ValueError):
-    """The chosen options do not make a deployment (says which option to change)."""
-
-
-@dataclass(frozen=True)
-class Autoscaling:
-    min_replicas: int
-    max_replicas: int
-    cpu_utilization: int = 70
-
-
-@dataclass(frozen=True)
-class RenderOptions:
-    """Everything a journey needs; defaults make a working single-model deployment."""
-
-    journey: str = "single"
-    name: str = "tfserving"
-    models: tuple[str, ...] = ("half_plus_two",)
-    model_uri: str | None = None
-    volume_claim: str = "tfserving-models"
-    versions: tuple[int, ...] = ()
-    labels: tuple[str, ...] = ()
-    ratio_a: float | None = None
-    weights: tuple[float, ...] = ()
-    traffic: tuple[int, ...] = (90, 10)
-    policy: str = "thompson"
-    combiner: str = "mean"
-    gpu: bool = False
-    replicas: int = 1
-    autoscaling: Autoscaling | None = None
-    logger_url: str | None = None
-    logger_mode: str = "all"
-    transport: str = "grpc"
-    wrapper_image: str = DEFAULT_WRAPPER_IMAGE
-    tfserving_image: str = DEFAULT_TFSERVING_IMAGE
-    namespace: str | None = None
+from seldon_tfserving.deploy.render_options import (
+    COMBINERS,
+    CONFIG_MOUNT,
+    GRPC_PORT,
+    JOURNEYS,
+    MODELS_MOUNT,
+    PROTOCOLS,
+    REST_PORT,
+    ROUTER_POLICIES,
+    STORAGE_INITIALIZER_IMAGE,
+    TENSORFLOW_JOURNEYS,
+    RenderError,
+    RenderOptions,
+)
 
 
 def dns_label(text: str) -> str:
@@ -330,6 +293,18 @@ def _ensemble(options: RenderOptions) -> tuple[list[dict[str, Any]], list[dict[s
     return [_configmap(options, config)], [predictor]
 
 
+def _check_tensorflow_journey(options: RenderOptions) -> None:
+    """A canary splits two models at the ingress, where TF Serving's API names just one."""
+    if options.journey not in TENSORFLOW_JOURNEYS:
+        current, candidate = (*options.models, "the candidate")[:2]
+        raise RenderError(
+            f"{options.journey} makes no sense under --protocol tensorflow: the client names "
+            f"the model it calls (/v1/models/<m>:predict), and the ingress would answer a share "
+            f"of the requests for {current!r} with {candidate!r}; to compare versions of one "
+            "model use `render ab --protocol tensorflow --versions 1,2 --labels stable,canary`"
+        )
+
+
 def _two_predictors(options: RenderOptions) -> list[dict[str, Any]]:
     _need(len(options.models) == 2, f"{options.journey} needs two --model: current, candidate")
     main = _single_model_predictor(options, "main", options.models[0])
@@ -352,6 +327,9 @@ def render(options: RenderOptions) -> list[dict[str, Any]]:
     _need(options.journey in JOURNEYS, "journey is one of " + ", ".join(JOURNEYS))
     _need(bool(options.models), "name at least one --model")
     _need(options.transport in ("grpc", "rest"), "--transport is grpc or rest")
+    _need(options.protocol in PROTOCOLS, "--protocol is one of " + ", ".join(PROTOCOLS))
+    if options.protocol == "tensorflow":
+        _check_tensorflow_journey(options)
     _need(options.replicas >= 0, "--replicas must be 0 or more")
     if options.autoscaling:
         scaling = options.autoscaling
@@ -375,6 +353,6 @@ def render(options: RenderOptions) -> list[dict[str, Any]]:
         "apiVersion": "machinelearning.seldon.io/v1",
         "kind": "SeldonDeployment",
         "metadata": metadata,
-        "spec": {"protocol": "seldon", "predictors": predictors},
+        "spec": {"protocol": options.protocol, "predictors": predictors},
     }
     return [*extra, deployment]

@@ -36,6 +36,8 @@ PREPACKAGED_SERVERS = (
     "TEMPO_SERVER",
 )
 IMPLEMENTATIONS = BUILTIN_IMPLEMENTATIONS + PREPACKAGED_SERVERS
+#: The prepackaged servers the webhook refuses under protocol tensorflow.
+WEBHOOK_NON_TF_SERVERS = ("SKLEARN_SERVER", "XGBOOST_SERVER", "MLFLOW_SERVER", "HUGGINGFACE_SERVER")
 METHODS = ("TRANSFORM_INPUT", "TRANSFORM_OUTPUT", "ROUTE", "AGGREGATE", "SEND_FEEDBACK")
 ENDPOINT_TYPES = ("REST", "GRPC")
 PROTOCOLS = ("seldon", "tensorflow", "kfserving", "v2")
@@ -206,7 +208,8 @@ def _check_node(
                 )
             )
     elif implementation in PREPACKAGED_SERVERS:
-        if not node.get("modelUri"):
+        # The webhook lets HUGGINGFACE_SERVER load from the Hub without a modelUri.
+        if not node.get("modelUri") and implementation != "HUGGINGFACE_SERVER":
             findings.append(
                 Finding(
                     f"{path}.modelUri",
@@ -214,11 +217,7 @@ def _check_node(
                     "set modelUri to the model's storage location (gs://, s3://, pvc://...)",
                 )
             )
-        if spec.get("protocol") == "tensorflow" and implementation in (
-            "SKLEARN_SERVER",
-            "XGBOOST_SERVER",
-            "MLFLOW_SERVER",
-        ):
+        if spec.get("protocol") == "tensorflow" and implementation in WEBHOOK_NON_TF_SERVERS:
             findings.append(
                 Finding(
                     f"{path}.implementation",

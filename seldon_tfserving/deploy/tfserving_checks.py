@@ -2,238 +2,79 @@
 
 A pod that starts cleanly can still serve nothing: TfServingModel pointed at a port TF Serving
 does not listen on, a model name TF Serving does not serve, a version label its model config
-does not define, a model config file on no mounted volume. These are caught here from the
-manifest alone (and the ConfigMaps in the same file), reading TF Serving's own flags and its
-ModelServerConfig text format.
+does not define. These are caught here from the manifest alone (and the ConfigMaps in the same
+file); the container itself is read by tfserving_container, as the local runner reads it.
 """
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from google.protobuf import text_format
-from tensorflow_serving.config import model_server_config_pb2
-
+from seldon_tfserving.codec.model_server_config import ConfiguredModel
 from seldon_tfserving.deploy import components
 from seldon_tfserving.deploy.findings import Finding
 from seldon_tfserving.deploy.semantics import walk_graph
+from seldon_tfserving.deploy.tfserving_container import (
+    ConfigMaps,
+    ServedModels,
+    TfServingContainer,
+    config_maps,
+    read_tfserving_container,
+    served_models,
+    tfserving_containers,
+)
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "0.0.0.0", "[::1]")
-DEFAULT_GRPC_PORT = 8500  # tensorflow_model_server --port default
-#: model_server_config_pb2 names; a path under one of these is read by TF Serving directly
-REMOTE_SCHEMES = ("gs://", "s3://", "hdfs://", "http://", "https://")
 
 
-@dataclass
-class TfServingContainer:
-    """What a tensorflow_model_server container serves, read from its flags and config."""
+@dataclass(frozen=True)
+class _Server:
+    """A TF Serving container of the pod and its models (None: not visible in the manifest)."""
 
-    path: str
-    flags: dict[str, str]
-    mounts: dict[str, Mapping[str, Any]]
-    #: model name -> version labels (None: unknown, the config file could not be read here)
-    models: dict[str, set[str]] | None = field(default_factory=dict)
-    #: model name -> the versions a `specific` version policy pins (absent: any version)
-    pinned_versions: dict[str, set[int]] = field(default_factory=dict)
+    container: TfServingContainer
+    models: ServedModels | None
 
     @property
     def grpc_port(self) -> int:
-        return int(self.flags.get("port", DEFAULT_GRPC_PORT))
+        return self.container.grpc_port
 
     @property
     def rest_port(self) -> int:
-        return int(self.flags.get("rest_api_port", 0))
-
-
-def parse_flags(argv: list[str]) -> dict[str, str]:
-    """`--name=value` and `--name value` flags, as tensorflow_model_server parses them."""
-    flags: dict[str, str] = {}
-    index = 0
-    while index < len(argv):
-        arg = str(argv[index])
-        if arg.startswith("--"):
-            name, sep, value = arg[2:].partition("=")
-            if not sep and index + 1 < len(argv) and not str(argv[index + 1]).startswith("--"):
-                value = str(argv[index + 1])
-                index += 1
-            flags[name] = value if (sep or value) else "true"
-        index += 1
-    return flags
-
-
-#: What the tensorflow/serving image's entrypoint puts before the container's args when the
-#: container gives no command (later flags win, so the container's own flags override).
-IMAGE_ENV_DEFAULTS = {"MODEL_NAME": "model", "MODEL_BASE_PATH": "/models"}
-
-
-def server_flags(container: Mapping[str, Any]) -> dict[str, str]:
-    """The flags tensorflow_model_server gets from this container (image entrypoint or not)."""
-    command = [str(w) for w in container.get("command") or ()]
-    args = [str(w) for w in container.get("args") or ()]
-    if command:
-        return parse_flags(command[1:] + args)
-    env = {**IMAGE_ENV_DEFAULTS, **components.container_env(container)}
-    entrypoint = [
-        f"--port={DEFAULT_GRPC_PORT}",
-        "--rest_api_port=8501",
-        f"--model_name={env['MODEL_NAME']}",
-        f"--model_base_path={env['MODEL_BASE_PATH']}/{env['MODEL_NAME']}",
-    ]
-    return parse_flags(entrypoint + args)
-
-
-def is_tfserving(container: Mapping[str, Any]) -> bool:
-    image = str(container.get("image", ""))
-    argv = [str(a) for a in (container.get("command") or []) + (container.get("args") or [])]
-    return "tensorflow/serving" in image or any("tensorflow_model_server" in a for a in argv)
-
-
-def _configmaps(context: list[Any]) -> dict[str, Mapping[str, Any]]:
-    return {
-        str((d.get("metadata") or {}).get("name")): d.get("data") or {}
-        for d in context
-        if isinstance(d, Mapping) and d.get("kind") == "ConfigMap"
-    }
-
-
-def _mount_for(path: str, mounts: dict[str, Mapping[str, Any]]) -> tuple[str, str] | None:
-    """(volume name, path relative to the mount) for a file inside a mounted volume."""
-    best: tuple[str, str] | None = None
-    for mount_path, mount in mounts.items():
-        root = mount_path.rstrip("/") or "/"
-        if path == root or path.startswith(root.rstrip("/") + "/"):
-            relative = posixpath.relpath(path, root)
-            if best is None or len(root) > len(best[1]):
-                best = (str(mount.get("name")), relative)
-    return best
-
-
-def _read_model_config(
-    server: TfServingContainer,
-    volumes: dict[str, Mapping[str, Any]],
-    configmaps: dict[str, Mapping[str, Any]],
-) -> list[Finding]:
-    config_path = server.flags["model_config_file"]
-    where = f"{server.path}.args"
-    located = _mount_for(config_path, server.mounts)
-    if located is None:
-        server.models = None
-        return [
-            Finding(
-                where,
-                f"--model_config_file={config_path} is on no volume mounted in this container",
-                "mount the volume (e.g. the ConfigMap holding models.config) at its directory",
-            )
-        ]
-    volume = volumes.get(located[0]) or {}
-    configmap_ref = volume.get("configMap")
-    if not configmap_ref or configmap_ref.get("name") not in configmaps:
-        server.models = None  # a PVC, or a ConfigMap applied elsewhere: not visible here
-        return []
-    key = located[1]
-    for item in configmap_ref.get("items") or ():
-        if item.get("path") == key:
-            key = str(item.get("key"))
-    data = configmaps[str(configmap_ref["name"])]
-    if key not in data:
-        return [
-            Finding(
-                where,
-                f"--model_config_file={config_path}: ConfigMap {configmap_ref['name']!r} has no "
-                f"key {key!r} (keys: {', '.join(sorted(data)) or 'none'})",
-                "name the file after a key of the ConfigMap",
-            )
-        ]
-    config = model_server_config_pb2.ModelServerConfig()
-    try:
-        text_format.Parse(str(data[key]), config)
-    except text_format.ParseError as error:
-        return [
-            Finding(
-                where,
-                f"ConfigMap {configmap_ref['name']!r} key {key!r} is not a ModelServerConfig: "
-                f"{error}",
-                "write TF Serving's model_config_list text format",
-            )
-        ]
-    server.models = {
-        entry.name: set(entry.version_labels) for entry in config.model_config_list.config
-    }
-    server.pinned_versions = {
-        entry.name: set(entry.model_version_policy.specific.versions)
-        for entry in config.model_config_list.config
-        if entry.model_version_policy.WhichOneof("policy_choice") == "specific"
-    }
-    if server.flags.get("allow_version_labels_for_unavailable_models") in ("true", "1"):
-        return []
-    findings = []
-    for name, pinned in server.pinned_versions.items():
-        for label, version in sorted(config_labels(config, name).items()):
-            if version not in pinned:
-                findings.append(
-                    Finding(
-                        where,
-                        f"model {name!r}: label {label!r} points at version {version}, which "
-                        f"the specific version policy does not load "
-                        f"({', '.join(map(str, sorted(pinned)))}); TF Serving refuses the config",
-                        f"add version {version} to the policy or point {label!r} at a loaded one",
-                    )
-                )
-    return findings
-
-
-def config_labels(config: Any, model_name: str) -> dict[str, int]:
-    """label -> version for one model of a ModelServerConfig."""
-    for entry in config.model_config_list.config:
-        if entry.name == model_name:
-            return dict(entry.version_labels)
-    return {}
+        return self.container.rest_port
 
 
 def _servers_in_pod(
-    pod: Mapping[str, Any], path: str, configmaps: dict[str, Mapping[str, Any]]
-) -> Iterator[tuple[TfServingContainer, list[Finding]]]:
+    pod: Mapping[str, Any], path: str, node_names: set[str], known_config_maps: ConfigMaps
+) -> tuple[list[_Server], list[Finding]]:
     volumes = {str(v.get("name")): v for v in pod.get("volumes") or ()}
-    for c, container in enumerate(pod.get("containers") or ()):
-        if not is_tfserving(container):
-            continue
-        flags = server_flags(container)
-        mounts = {str(m.get("mountPath")): m for m in container.get("volumeMounts") or ()}
-        server = TfServingContainer(f"{path}.containers[{c}]", flags, mounts)
-        findings: list[Finding] = []
-        if "model_config_file" in flags:
-            findings += _read_model_config(server, volumes, configmaps)
-        elif "model_base_path" in flags:
-            base = flags["model_base_path"]
-            server.models = {flags.get("model_name", "default"): set()}
-            if not base.startswith(REMOTE_SCHEMES) and _mount_for(base, mounts) is None:
-                findings.append(
-                    Finding(
-                        f"{server.path}.args",
-                        f"--model_base_path={base} is on no volume mounted in this container",
-                        "mount the model volume at (a parent of) that path",
-                    )
-                )
-        else:
-            findings.append(
-                Finding(
-                    f"{server.path}.args",
-                    "TF Serving needs --model_config_file or --model_base_path (it refuses to "
-                    "start with neither)",
-                    "add --model_name=NAME --model_base_path=/models/NAME",
-                )
-            )
-        yield server, findings
-
-
-def check_tfserving_pods(doc: Mapping[str, Any], context: list[Any]) -> list[Finding]:
-    """TF Serving containers start, and TfServingModel nodes point at what they serve."""
+    servers: list[_Server] = []
     findings: list[Finding] = []
-    configmaps = _configmaps(context)
+    for container_path, container in tfserving_containers(pod, path, node_names):
+        server, read_findings = read_tfserving_container(container, container_path)
+        findings += read_findings
+        if server is None:
+            continue
+        models, model_findings = served_models(server, volumes, known_config_maps)
+        findings += model_findings
+        servers.append(_Server(server, models))
+    return servers, findings
+
+
+@dataclass(frozen=True)
+class _PodReading:
+    """One pod: what reading its TF Serving containers found, and its TfServingModel nodes."""
+
+    findings: list[Finding]
+    servers: list[_Server]
+    #: (node, JSON path) of each graph node whose container in this pod runs TfServingModel
+    model_nodes: list[tuple[Mapping[str, Any], str]]
+
+
+def _read_pods(doc: Mapping[str, Any], context: list[Any]) -> Iterator[_PodReading]:
+    known_config_maps = config_maps(context)
     for p, predictor in enumerate((doc.get("spec") or {}).get("predictors") or ()):
         base = f"spec.predictors[{p}]"
         nodes = {
@@ -243,19 +84,52 @@ def check_tfserving_pods(doc: Mapping[str, Any], context: list[Any]) -> list[Fin
         for s, component_spec in enumerate(predictor.get("componentSpecs") or ()):
             pod = component_spec.get("spec") or {}
             pod_path = f"{base}.componentSpecs[{s}].spec"
-            servers = []
-            for server, server_findings in _servers_in_pod(pod, pod_path, configmaps):
-                servers.append(server)
-                findings += server_findings
+            servers, server_findings = _servers_in_pod(pod, pod_path, set(nodes), known_config_maps)
+            model_nodes = []
             for container in pod.get("containers") or ():
                 env = components.container_env(container)
                 component = components.component_named(env.get(components.MODEL_NAME_ENV, ""))
                 if component is None or component.name != "TfServingModel":
                     continue
                 entry = nodes.get(str(container.get("name")))
-                if entry is not None and servers:
-                    findings += _check_model_node(entry[0], entry[1], servers)
+                if entry is not None:
+                    model_nodes.append(entry)
+            yield _PodReading(server_findings, servers, model_nodes)
+
+
+def check_tfserving_pods(doc: Mapping[str, Any], context: list[Any]) -> list[Finding]:
+    """TF Serving containers start, and TfServingModel nodes point at what they serve."""
+    findings: list[Finding] = []
+    for pod in _read_pods(doc, context):
+        findings += pod.findings
+        if pod.servers:
+            for node, path in pod.model_nodes:
+                findings += _check_model_node(node, path, pod.servers)
     return findings
+
+
+@dataclass(frozen=True)
+class ModelNodeTarget:
+    """A TfServingModel node and the model it calls, as the TF Serving of its pod serves it."""
+
+    node: Mapping[str, Any]
+    path: str
+    model: ConfiguredModel
+
+
+def model_node_targets(doc: Mapping[str, Any], context: list[Any]) -> list[ModelNodeTarget]:
+    """Each TfServingModel node whose model the manifest shows its pod's TF Serving serving."""
+    targets = []
+    for pod in _read_pods(doc, context):
+        for node, path in pod.model_nodes:
+            params = _parameters(node)
+            if not pod.servers or "model_name" not in params:
+                continue
+            server, _ = _chosen_server(params, pod.servers, path)
+            model = (server.models or {}).get(params["model_name"][1])
+            if model is not None:
+                targets.append(ModelNodeTarget(node, path, model))
+    return targets
 
 
 def _parameters(node: Mapping[str, Any]) -> dict[str, tuple[int, str]]:
@@ -276,10 +150,11 @@ def _local_port(endpoint: str) -> int | None:
         return None
 
 
-def _check_model_node(
-    node: Mapping[str, Any], path: str, servers: list[TfServingContainer]
-) -> list[Finding]:
-    params = _parameters(node)
+def _chosen_server(
+    params: Mapping[str, tuple[int, str]], servers: list[_Server], path: str
+) -> tuple[_Server, list[Finding]]:
+    """The pod's TF Serving a node's endpoints point at (the first when they say nothing),
+    and a finding for each endpoint on a port no TF Serving of the pod listens on."""
     findings = []
     server = servers[0]
     for name, flag, attribute in (
@@ -305,11 +180,18 @@ def _check_model_node(
                     f"point {name} at the TF Serving port, or set {flag}={port} on TF Serving",
                 )
             )
-    if server.models is None or "model_name" not in params:
+    return server, findings
+
+
+def _check_model_node(node: Mapping[str, Any], path: str, servers: list[_Server]) -> list[Finding]:
+    params = _parameters(node)
+    server, findings = _chosen_server(params, servers, path)
+    models = server.models
+    if models is None or "model_name" not in params:
         return findings
     index, model_name = params["model_name"]
-    if model_name not in server.models:
-        served = ", ".join(sorted(server.models)) or "none"
+    if model_name not in models:
+        served = ", ".join(sorted(models)) or "none"
         findings.append(
             Finding(
                 f"{path}.parameters[{index}].value",
@@ -317,9 +199,9 @@ def _check_model_node(
                 "use a served model name, or add the model to TF Serving's config",
             )
         )
-    elif "model_version" in params and model_name in server.pinned_versions:
+    elif "model_version" in params and models[model_name].pinned_versions is not None:
         version_index, version = params["model_version"]
-        pinned = server.pinned_versions[model_name]
+        pinned = models[model_name].pinned_versions or frozenset()
         if version.strip().isdigit() and int(version) not in pinned:
             findings.append(
                 Finding(
@@ -331,7 +213,7 @@ def _check_model_node(
             )
     elif "version_label" in params:
         label_index, label = params["version_label"]
-        labels = server.models[model_name]
+        labels = models[model_name].labels
         if label not in labels:
             findings.append(
                 Finding(

@@ -1,8 +1,11 @@
 """Validate manifest files: the CRD schema first, then the operator's and our own rules.
 
-As on a cluster, a document that fails the schema is refused before the operator's webhook
-sees it, so its semantic rules run only once the schema passes. Every problem comes back as a
-`Finding` with the JSON path and a fix.
+As on a cluster, a document is checked against the schema of the version its apiVersion
+names, and one that fails it is refused before the operator's webhook sees it, so its semantic
+rules run only once the schema passes. The pod rules then read the pods as the operator builds
+them (TENSORFLOW_SERVER expanded, `tensorflow_server.py`). Every problem comes back as a
+`Finding` with the JSON path and a fix; the protocol's rules add warnings for what deploys but
+works only with our local gateway.
 """
 
 from __future__ import annotations
@@ -14,13 +17,21 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import ValidationError
-from jsonschema.protocols import Validator
 
-from seldon_tfserving.deploy import component_rules, semantics, tfserving_checks
-from seldon_tfserving.deploy.findings import Finding, json_path
+from seldon_tfserving.deploy import (
+    code_loading_env,
+    component_rules,
+    semantics,
+    tensorflow_protocol,
+    tfserving_checks,
+)
+from seldon_tfserving.deploy.findings import Finding, errors_among, json_path
+from seldon_tfserving.deploy.schema import CrdSchemas, ValidationError, Validator
+from seldon_tfserving.deploy.tensorflow_server import expand_tensorflow_servers
 
 SELDON_KIND = "SeldonDeployment"
+#: One validator (for v1 only, as before versions were known), or one per served version.
+Schemas = Validator | CrdSchemas
 
 
 @dataclass
@@ -34,8 +45,18 @@ class DocumentReport:
     findings: list[Finding] = field(default_factory=list)
     checked: bool = True
 
-    def lines(self, multi: bool) -> list[str]:
-        return [f.located(self.file, self.index if multi else None) for f in self.findings]
+    @property
+    def errors(self) -> list[Finding]:
+        return errors_among(self.findings)
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if not f.is_error]
+
+    def lines(self, multi: bool, warnings: bool = False) -> list[str]:
+        """Each error as the CLI prints it, and each warning too when asked for."""
+        shown = self.findings if warnings else self.errors
+        return [f.located(self.file, self.index if multi else None) for f in shown]
 
 
 def schema_findings(validator: Validator, doc: Any) -> list[Finding]:
@@ -106,10 +127,32 @@ def check_configmap(doc: Mapping[str, Any]) -> list[Finding]:
     return findings
 
 
+def as_crd_schemas(validator: Schemas) -> CrdSchemas:
+    """A bare validator is the v1 schema alone."""
+    return validator if isinstance(validator, CrdSchemas) else CrdSchemas({"v1": validator})
+
+
+def version_findings(schemas: CrdSchemas, doc: Mapping[str, Any]) -> list[Finding]:
+    """The API server knows a SeldonDeployment only in the versions its CRD serves."""
+    api_version = str(doc.get("apiVersion"))
+    if schemas.validator(api_version) is not None:
+        return []
+    return [
+        Finding(
+            "apiVersion",
+            f"apiVersion {doc.get('apiVersion')!r} is not served by the SeldonDeployment CRD "
+            f"(it serves {schemas.api_versions()})",
+            f"set apiVersion: {schemas.api_versions().split(', ')[0]}",
+        )
+    ]
+
+
 def validate_documents(
-    docs: list[Any], validator: Validator, file: str = "<input>"
+    docs: list[Any], validator: Schemas, file: str = "<input>"
 ) -> list[DocumentReport]:
-    """Check every document of one file; other documents (ConfigMaps) give context."""
+    """Check every document of one file against the schema of its apiVersion; other
+    documents (ConfigMaps) give context."""
+    schemas = as_crd_schemas(validator)
     reports = []
     for index, doc in enumerate(docs):
         if not isinstance(doc, Mapping):
@@ -127,7 +170,12 @@ def validate_documents(
         name = str((doc.get("metadata") or {}).get("name", ""))
         report = DocumentReport(file, index, kind, name)
         if kind == SELDON_KIND:
-            report.findings = schema_findings(validator, doc)
+            version_schema = schemas.validator(str(doc.get("apiVersion")))
+            report.findings = (
+                schema_findings(version_schema, doc)
+                if version_schema is not None
+                else version_findings(schemas, doc)
+            )
             if not report.findings:
                 report.findings = validate_semantics(doc, docs)
         elif kind == "ConfigMap":
@@ -153,13 +201,21 @@ def validate_documents(
 
 
 def validate_semantics(doc: Mapping[str, Any], context: list[Any]) -> list[Finding]:
-    """Every rule beyond the schema, for a document that passed the schema."""
+    """Every rule beyond the schema, for a document that passed the schema: the webhook's on
+    the document as written, the pods' on the pods the operator builds from it."""
+    expansion = expand_tensorflow_servers(doc)
+    pods = expansion.document
     return (
         component_rules.check_metadata(doc)
         + semantics.check_deployment(doc)
-        + component_rules.check_pods(doc)
-        + component_rules.check_our_classes(doc)
-        + tfserving_checks.check_tfserving_pods(doc, context)
+        + list(expansion.findings)
+        + expansion.relocate(
+            component_rules.check_pods(pods)
+            + code_loading_env.check_code_loading_env(pods)
+            + component_rules.check_our_classes(pods)
+            + tfserving_checks.check_tfserving_pods(pods, context)
+            + tensorflow_protocol.check_tensorflow_protocol(pods, context)
+        )
     )
 
 
@@ -169,7 +225,7 @@ def load_yaml_documents(path: Path) -> list[Any]:
         return [doc for doc in yaml.safe_load_all(stream) if doc is not None]
 
 
-def validate_file(path: Path, validator: Validator) -> list[DocumentReport]:
+def validate_file(path: Path, validator: Schemas) -> list[DocumentReport]:
     """Check one manifest file (`-`: standard input); unreadable or non-YAML files become one
     finding."""
     try:

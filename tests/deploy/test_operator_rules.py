@@ -87,6 +87,15 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
         "Prepackaged server does not handle tensorflow protocol SKLEARN_SERVER",
     ),
     (
+        "huggingface-with-tensorflow-protocol",
+        sdep(
+            {"name": "default", "graph": {"name": "m", "implementation": "HUGGINGFACE_SERVER"}},
+            protocol="tensorflow",
+        ),
+        "spec.predictors[0].graph.implementation",
+        "Prepackaged server does not handle tensorflow protocol HUGGINGFACE_SERVER",
+    ),
+    (
         "no-engine-with-a-graph",
         sdep(
             {
@@ -222,3 +231,8 @@ def test_bool_parameters_parse_as_seldon_parses_them(truth: str, validator: Vali
 def test_shadow_traffic_is_not_part_of_the_sum(validator: Validator) -> None:
     doc = sdep(predictor("main", traffic=100), predictor("mirror", shadow=True, traffic=100))
     assert findings(doc, validator) == {}
+
+
+def test_huggingface_needs_no_model_uri_as_the_webhook_says(validator: Validator) -> None:
+    node = {"name": "m", "implementation": "HUGGINGFACE_SERVER"}
+    assert findings(sdep({"name": "default", "graph": node}), validator) == {}

@@ -214,7 +214,7 @@ DEFECTS = [
         _unknown_class_parameter,
         "spec.predictors[0].graph.parameters[0].name",
         "ThompsonSamplingRouter does not accept parameter 'n_arms'; valid parameters: "
-        "alpha0, beta0, n_branches, seed, state_path",
+        "alpha0, beta0, max_message_bytes, n_branches, seed, state_path",
         "rename it",
     ),
     Defect(
