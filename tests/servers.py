@@ -1,134 +1,70 @@
-"""Real processes on loopback for the tests: free ports, start, wait until ready, stop.
+"""Real processes on loopback for the tests: the runner's launcher, with the tests' names.
 
-Every wait is bounded; a process that fails to come up raises with the tail of its log, so a
-failing fixture says why.
+Backends and microservices are launched by `seldon_tfserving/runner/launch.py` on free ports
+from the one registry; every wait is bounded, and a process that fails to come up raises with
+the tail of its log, so a failing fixture says why.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
+from seldon_tfserving.gateway.endpoints import ServerAddress
 from seldon_tfserving.ports import free_port as free_port  # one registry with the runner's
 from seldon_tfserving.ports import port_open as port_open
+from seldon_tfserving.runner.child import START_TIMEOUT_S, ChildProcess
+from seldon_tfserving.runner.launch import (
+    LOOPBACK,
+    MICROSERVICE,
+    LaunchedMicroservice,
+    MicroserviceSpec,
+    launch_backend,
+    launch_microservice,
+)
 
 VENV_BIN = Path(sys.executable).parent
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED = PROJECT_ROOT.parent / "shared"
 TFSERVING_TESTDATA = SHARED / "testdata" / "tfserving"
+#: SIGTERM's grace when a test stops a server: gunicorn takes up to 15 s to drain, and the
+#: tests have nothing in flight when they stop one.
+STOP_GRACE_S = 3.0
 
 
-@dataclass
-class ServerProcess:
-    """A child process with its log file; stopped by `stop()` or at fixture teardown."""
+@dataclass(eq=False)
+class ServerProcess(ChildProcess):
+    """A child a test starts by hand (`ServerProcess(name, argv, log).start()`), from the
+    project root, with the tests' short grace on `stop()`."""
 
-    name: str
-    argv: list[str]
-    log_path: Path
-    env: dict[str, str] = field(default_factory=dict)
-    process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> ServerProcess:
-        full_env = {**os.environ, **self.env}
-        self._log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            self.argv,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=full_env,
-            cwd=PROJECT_ROOT,
-            start_new_session=True,
-        )
-        return self
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def wait_until(self, ready: Callable[[], bool], timeout_s: float = 90.0) -> None:
-        """Poll `ready` until true; fail fast if the process dies, or after `timeout_s`."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(
-                    f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
-                )
-            try:
-                if ready():
-                    return
-            except (requests.RequestException, OSError):
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"{self.name} not ready after {timeout_s}s:\n{self.log_tail()}")
-
-    def stop(self, timeout_s: float = 3.0) -> None:
-        """SIGTERM the process group, SIGKILL what is left after `timeout_s`.
-
-        The grace is short on purpose: gunicorn takes up to 15 s to drain on SIGTERM, and the
-        tests have nothing in flight when they stop a server.
-        """
-        if self.process is None or self.process.poll() is not None:
-            self._close_log()
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            self._close_log()
-            return
-        try:
-            self.process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            pass
-        self._kill_group()
-
-    def _kill_group(self) -> None:
-        """SIGKILL every process left in the group (forked workers included), then reap."""
-        assert self.process is not None
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait(timeout=15)
-        self._close_log()
-
-    def _close_log(self) -> None:
-        log = getattr(self, "_log", None)
-        if log is not None and not log.closed:
-            log.close()
-
-    def kill(self) -> None:
-        """Kill at once, as a crashed container would go."""
-        if self.process is not None:
-            self._kill_group()
+    cwd: Path | None = PROJECT_ROOT
+    grace_s: float = STOP_GRACE_S
 
 
 @dataclass
 class Backend:
     """Our TF-Serving-compatible backend (`seldon-tfserving serve-models`) on free ports."""
 
-    server: ServerProcess
+    server: ChildProcess
     grpc_port: int
     rest_port: int
 
     @property
+    def address(self) -> ServerAddress:
+        return ServerAddress(LOOPBACK, self.rest_port, self.grpc_port)
+
+    @property
     def grpc_endpoint(self) -> str:
-        return f"127.0.0.1:{self.grpc_port}"
+        return self.address.grpc_target
 
     @property
     def rest_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.rest_port}"
+        return self.address.http_url
 
 
 def start_backend(
@@ -138,47 +74,56 @@ def start_backend(
 
     When `ready_model` is given, waits until that model reports AVAILABLE.
     """
-    grpc_port, rest_port = free_port(), free_port()
-    argv = [
-        str(VENV_BIN / "seldon-tfserving"),
-        "serve-models",
-        f"--port={grpc_port}",
-        f"--rest_api_port={rest_port}",
-        *args,
-    ]
-    server = ServerProcess(name, argv, log_dir / f"{name}-{grpc_port}.log").start()
-    backend = Backend(server, grpc_port, rest_port)
-
-    def ready() -> bool:
-        if not port_open(grpc_port):
-            return False
-        if ready_model is None:
-            return port_open(rest_port)
-        reply = requests.get(f"{backend.rest_endpoint}/v1/models/{ready_model}", timeout=2)
-        return reply.ok and any(
-            v.get("state") == "AVAILABLE" for v in reply.json().get("model_version_status", [])
-        )
-
-    server.wait_until(ready)
-    return backend
+    launched = launch_backend(
+        log_dir,
+        args,
+        name=name,
+        models=(ready_model,) if ready_model else (),
+        cwd=PROJECT_ROOT,
+        grace_s=STOP_GRACE_S,
+    )
+    try:
+        launched.wait_ready()
+    except BaseException:  # one that never came up is stopped too, not left serving
+        launched.process.stop()
+        raise
+    return Backend(launched.process, launched.address.grpc_port, launched.address.http_port)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Microservice:
-    """A real `seldon-core-microservice` hosting one of our classes."""
+    """A real `seldon-core-microservice` hosting one of our classes, as the launcher runs it
+    (its ports move if it lost one while starting)."""
 
-    server: ServerProcess
-    http_port: int
-    grpc_port: int
-    metrics_port: int
+    launched: LaunchedMicroservice
+
+    @property
+    def server(self) -> ChildProcess:
+        return self.launched.process
+
+    @property
+    def address(self) -> ServerAddress:
+        return self.launched.address
+
+    @property
+    def http_port(self) -> int:
+        return self.address.http_port
+
+    @property
+    def grpc_port(self) -> int:
+        return self.address.grpc_port
+
+    @property
+    def metrics_port(self) -> int:
+        return self.launched.metrics_port
 
     @property
     def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        return self.address.http_url
 
     @property
     def grpc_endpoint(self) -> str:
-        return f"127.0.0.1:{self.grpc_port}"
+        return self.address.grpc_target
 
 
 def start_microservice(
@@ -187,45 +132,39 @@ def start_microservice(
     service_type: str = "MODEL",
     parameters: Sequence[dict[str, str]] = (),
     extra_args: Sequence[str] = (),
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
     wait_ready: bool = True,
+    program: Sequence[str] = MICROSERVICE,
 ) -> Microservice:
-    """Start `seldon-core-microservice INTERFACE` on free ports and wait for /health/ping."""
-    http_port, grpc_port, metrics_port = free_port(), free_port(), free_port()
-    argv = [
-        str(VENV_BIN / "seldon-core-microservice"),
+    """Start `seldon-core-microservice INTERFACE` (run by `program`) on free ports and wait
+    for /health/ping (unless `wait_ready` is off: then `wait_until_ready` does, once the
+    others started)."""
+    spec = MicroserviceSpec(
         interface,
-        "--service-type",
         service_type,
-        "--http-port",
-        str(http_port),
-        "--grpc-port",
-        str(grpc_port),
-        "--metrics-port",
-        str(metrics_port),
-        *extra_args,
-    ]
-    if parameters:
-        argv += ["--parameters", json.dumps(list(parameters))]
-    name = interface.rsplit(".", 1)[-1]
-    server = ServerProcess(
-        name, argv, log_dir / f"{name}-{http_port}.log", env=dict(env or {})
-    ).start()
-    service = Microservice(server, http_port, grpc_port, metrics_port)
+        parameters=tuple(parameters),
+        extra_args=tuple(extra_args),
+        env=dict(env or {}),
+    )
+    service = Microservice(
+        launch_microservice(log_dir, spec, program=program, cwd=PROJECT_ROOT, grace_s=STOP_GRACE_S)
+    )
     if wait_ready:
-        server.wait_until(
-            lambda: (
-                port_open(grpc_port)
-                and requests.get(f"{service.http_url}/health/ping", timeout=2).ok
-            )
-        )
+        wait_until_ready(service)
     return service
+
+
+def wait_until_ready(*services: Microservice, timeout_s: float = START_TIMEOUT_S) -> None:
+    """Wait until each microservice answers /health/ping, each within `timeout_s`; one that
+    lost a port to another process meanwhile is started again on fresh ports."""
+    for service in services:
+        service.launched.wait_ready(timeout_s)
 
 
 def scrape_until(url: str, shows: Callable[[str], bool], timeout_s: float = 10.0) -> str:
     """A Prometheus scrape of `url` once it `shows` what a test awaits (or the last one).
 
-    Our components record Seldon's metrics off the request path (`metrics_batching`), so a
+    Our components record Seldon's metrics off the request path (`metrics_buffer`), so a
     scrape shows a request's metrics within a flush interval rather than at once.
     """
     deadline = time.monotonic() + timeout_s

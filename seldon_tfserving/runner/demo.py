@@ -17,14 +17,21 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import requests
 
 from seldon_tfserving.deploy.model import SeldonDeployment, load_deployments, load_documents
-from seldon_tfserving.metrics_batching import FLUSH_INTERVAL_S
+from seldon_tfserving.deploy.tfserving_container import (
+    config_maps,
+    mount_holding,
+    read_tfserving_container,
+    served_models,
+    tfserving_containers,
+)
+from seldon_tfserving.microservice.metrics_buffer import FLUSH_INTERVAL_S
 from seldon_tfserving.runner.demo_models import RECIPES, Dataset, accuracy, make_dataset
 from seldon_tfserving.runner.demo_report import format_table, histogram_quantiles, samples_by_label
 from seldon_tfserving.runner.demo_traffic import Probe, Traffic
@@ -32,11 +39,9 @@ from seldon_tfserving.runner.errors import PlanError, StartupError
 from seldon_tfserving.runner.local import LocalRunner
 from seldon_tfserving.runner.progress import ProgressBoard
 from seldon_tfserving.runner.quiet_tf import import_tensorflow_quietly
-from seldon_tfserving.runner.tfserving_container import is_tfserving_container
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_GRAPH = Path("graphs") / "ab-versions.yaml"
-_CONFIG_MODEL = re.compile(r'name\s*:\s*"(?P<name>[^"]+)"\s*base_path\s*:\s*"(?P<base>[^"]+)"')
 
 
 @dataclass(frozen=True)
@@ -51,30 +56,25 @@ class ModelLayout:
 def model_layout(documents: Sequence[Mapping[str, Any]]) -> ModelLayout:
     """Read the model name and base path from the graph's model config and find the volume
     that holds it, so the demo exports where the unchanged YAML looks."""
-    configs = [
-        text
-        for doc in documents
-        if doc.get("kind") == "ConfigMap"
-        for text in (doc.get("data") or {}).values()
-        if "model_config_list" in str(text)
-    ]
-    match = _CONFIG_MODEL.search(configs[0]) if configs else None
-    if match is None:
-        raise PlanError("the demo graph needs a ConfigMap with a TF Serving model config")
-    base = PurePosixPath(match["base"])
+    known = config_maps(documents)
     for deployment in (d for d in documents if d.get("kind") == "SeldonDeployment"):
-        for predictor in deployment["spec"]["predictors"]:
-            for spec in predictor.get("componentSpecs") or ():
-                for container in spec["spec"]["containers"]:
-                    if not is_tfserving_container(container):
+        for p, predictor in enumerate(deployment["spec"]["predictors"]):
+            for s, spec in enumerate(predictor.get("componentSpecs") or ()):
+                pod_path = f"spec.predictors[{p}].componentSpecs[{s}].spec"
+                pod_volumes = {str(v.get("name")): v for v in spec["spec"].get("volumes") or ()}
+                for path, container in tfserving_containers(spec["spec"], pod_path, ()):
+                    server, _ = read_tfserving_container(container, path)
+                    if server is None or server.model_config_file is None:
                         continue
-                    for mount in container.get("volumeMounts") or ():
-                        root = PurePosixPath(mount["mountPath"])
-                        if base.is_relative_to(root):
-                            return ModelLayout(
-                                match["name"], mount["name"], str(base.relative_to(root))
-                            )
-    raise PlanError(f"no TF Serving volume mount holds {base}")
+                    models, _ = served_models(server, pod_volumes, known)
+                    if not models:
+                        continue
+                    model = next(iter(models.values()))
+                    located = mount_holding(server.mounts, model.base_path)
+                    if located is None:
+                        raise PlanError(f"no TF Serving volume mount holds {model.base_path}")
+                    return ModelLayout(model.name, str(located[0]["name"]), located[1])
+    raise PlanError("the demo graph needs a ConfigMap with a TF Serving model config")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -82,6 +82,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", type=Path, default=Path("demo-output"), help="results")
     parser.add_argument("--requests", type=int, default=200, help="requests before promotion")
     parser.add_argument("--after", type=int, default=100, help="requests after promotion")
+    parser.add_argument(
+        "--shifted", type=int, default=150, help="requests of the shifted stream `skew` sees"
+    )
     parser.add_argument("--ready-timeout", type=float, default=180.0)
 
 
@@ -90,7 +93,10 @@ def run(args: argparse.Namespace) -> int:
     import_tensorflow_quietly()
     graph = args.graph if args.graph.exists() else PROJECT_ROOT / args.graph
     try:
-        summary = Journey(graph, args.output, args.requests, args.after, args.ready_timeout).run()
+        journey = Journey(
+            graph, args.output, args.requests, args.after, args.ready_timeout, args.shifted
+        )
+        summary = journey.run()
     except (PlanError, StartupError) as error:
         print(f"demo failed: {error}", file=sys.stderr)
         return 1
@@ -107,7 +113,13 @@ class Journey:
     """The demo's steps, in order; each prints what it does and what it saw."""
 
     def __init__(
-        self, graph: Path, output: Path, requests: int, after: int, ready_timeout: float
+        self,
+        graph: Path,
+        output: Path,
+        requests: int,
+        after: int,
+        ready_timeout: float,
+        shifted: int = 150,
     ) -> None:
         self.graph = graph
         self.output = output
@@ -118,6 +130,8 @@ class Journey:
         self.layout = model_layout(documents)
         self.deployment: SeldonDeployment = load_deployments(graph)[0]
         self.rng = np.random.default_rng(11)
+        #: requests of the shifted stream in the request-log step
+        self.shifted = shifted
 
     def run(self) -> dict[str, Any]:
         models_root = self.output / "models"
@@ -130,6 +144,7 @@ class Journey:
             log_dir=self.output / "logs",
             ready_timeout=self.ready_timeout,
             progress=ProgressBoard(sys.stdout),
+            log_sink=self.output / "request-logs",
         )
         with runner:
             print(f"  gateway: {runner.http_url} (REST), {runner.grpc_target} (gRPC)")
@@ -146,7 +161,14 @@ class Journey:
             after = traffic.send(self.pick(data, self.after), feedback=True)
             print(format_table("  by A/B arm:", after["by_arm"]))
             print(format_table("  by model version:", after["by_version"]))
-            section("6. Stop everything")
+            section("6. Request logs: what the sink kept, and a shifted stream `skew` catches")
+            from seldon_tfserving.runner.demo_skew import skew_step
+
+            sent = before["requests"] + after["requests"]
+            skew = skew_step(
+                traffic.client, data, self.output / "request-logs", self.output, sent, self.shifted
+            )
+            section("7. Stop everything")
         return {
             "graph": str(self.graph),
             "model": asdict(self.layout),
@@ -157,6 +179,7 @@ class Journey:
             "metrics_before_promotion": metrics,
             "promotion": promotion,
             "after_promotion": after,
+            "request_logs": skew,
         }
 
     def train(self, model_dir: Path) -> tuple[Dataset, dict[int, np.ndarray[Any, Any]]]:
@@ -198,7 +221,7 @@ class Journey:
         routers = [c for c in (runner.plan.components if runner.plan else ()) if "ROUTER" in c.argv]
         for component in routers[:1]:
             text = requests.get(
-                f"http://127.0.0.1:{component.metrics_port}"
+                f"http://{component.endpoint.host}:{component.metrics_port}"
                 f"{component.env['PREDICTIVE_UNIT_METRICS_ENDPOINT']}",
                 timeout=10,
             ).text

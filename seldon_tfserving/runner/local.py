@@ -7,23 +7,30 @@ reported and the gateway marks the graph nodes it served as down, so they answer
 
 from __future__ import annotations
 
+import functools
 import logging
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Self
 
 from seldon_tfserving.deploy.model import load_documents
+from seldon_tfserving.gateway.endpoints import ServerAddress
 from seldon_tfserving.ports import free_port, port_is_free
+from seldon_tfserving.runner.bind_host import listen_host
+from seldon_tfserving.runner.child import ChildExited, ChildNotReady, wait_all_ready
 from seldon_tfserving.runner.errors import StartupError
+from seldon_tfserving.runner.launch import lost_its_port
 from seldon_tfserving.runner.plan import RunPlan, find_programs, plan_run
+from seldon_tfserving.runner.probes import ReadinessProbe
 from seldon_tfserving.runner.processes import Child, Supervisor
 from seldon_tfserving.runner.progress import FAILED, READY, STARTING, STOPPED, ProgressBoard
 from seldon_tfserving.runner.readiness import backend_ready, component_ready
+from seldon_tfserving.runner.trusted_code import ONLY_OURS, TrustedCode
 
 if TYPE_CHECKING:
     from seldon_tfserving.gateway.server import Gateway
@@ -35,7 +42,6 @@ DEFAULT_READY_TIMEOUT_S = 180.0
 POLL_INTERVAL_S = 0.2
 #: Ports are chosen free, then bound by the child a moment later; another process may win.
 START_RETRIES = 1
-PORT_TAKEN_SIGNS = ("address already in use", "failed to bind", "errno 98", "connection in use")
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,7 @@ class LocalRunner:
         graph: Path,
         *,
         volumes: Mapping[str, Path] | None = None,
+        model_uris: Mapping[str, Path] | None = None,
         host: str = "127.0.0.1",
         http_port: int = 0,
         grpc_port: int = 0,
@@ -65,16 +72,26 @@ class LocalRunner:
         ready_timeout: float = DEFAULT_READY_TIMEOUT_S,
         progress: ProgressBoard | None = None,
         gateway_settings: GatewaySettings | None = None,
+        trusted: TrustedCode = ONLY_OURS,
+        log_sink: Path | None = None,
     ) -> None:
         self.graph = Path(graph)
         self.volumes = {name: Path(path).resolve() for name, path in (volumes or {}).items()}
-        self.host = host
+        #: model URI (gs://..., s3://...) -> the local folder serving its files
+        self.model_uris = {uri: Path(path).resolve() for uri, path in (model_uris or {}).items()}
+        #: where the gateway and every child listen (ValueError: not an address to bind)
+        self.host = listen_host(host)
+        #: the classes and code-loading env the graph's containers may run beyond ours
+        self.trusted = trusted
         self.http_port = http_port or free_port(host)
         self.grpc_port = grpc_port or free_port(host)
         self.predictor = predictor
         self.ready_timeout = ready_timeout
         self.progress = progress or ProgressBoard(None)
         self.gateway_settings = gateway_settings
+        #: `--log-sink DIR`: a local sink writing there, every node's logger pointed at it
+        self.log_sink = Path(log_sink) if log_sink else None
+        self.log_sink_port = free_port(host) if log_sink else None
         self.log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="seldon-up-"))
         self._scratch = tempfile.TemporaryDirectory(prefix="seldon-up-scratch-")
         self.plan: RunPlan | None = None
@@ -86,12 +103,17 @@ class LocalRunner:
     # -- the public face -------------------------------------------------------------------
 
     @property
+    def address(self) -> ServerAddress:
+        """Where the gateway listens."""
+        return ServerAddress(self.host, self.http_port, self.grpc_port)
+
+    @property
     def http_url(self) -> str:
-        return f"http://{self.host}:{self.http_port}"
+        return self.address.http_url
 
     @property
     def grpc_target(self) -> str:
-        return f"{self.host}:{self.grpc_port}"
+        return self.address.grpc_target
 
     def start(self) -> Self:
         """Plan, start every child, wait until all are ready, then open the gateway.
@@ -105,14 +127,10 @@ class LocalRunner:
                 self._start_once()
                 return self
             except StartupError as error:
-                if attempt == START_RETRIES or not _lost_its_port(str(error)):
+                if attempt == START_RETRIES or not lost_its_port(str(error)):
                     self.stop()
                     raise
-                retry_note = "a port was taken meanwhile; starting again on fresh ports"
-                if self.progress.stream is not None:
-                    self.progress.message(f"  {retry_note}")
-                else:
-                    logger.warning(retry_note)
+                self._note("a port was taken meanwhile; starting again on fresh ports")
                 self.supervisor.stop_all()
                 self.supervisor = Supervisor(self.log_dir, self._child_exited)
                 with self._failure_lock:
@@ -131,12 +149,22 @@ class LocalRunner:
                 )
         self.plan = self._make_plan()
         self._materialise(self.plan)
+        sink = [] if self.log_sink is None else [self._log_sink_spec(self.log_sink)]
         self._start_all(
-            [(b.name, "backend", b.argv, {}, _probe(backend_ready, b)) for b in self.plan.backends]
+            sink
+            + [
+                (b.name, "backend", b.argv, {}, functools.partial(backend_ready, b))
+                for b in self.plan.backends
+            ]
         )
+        if self.log_sink_url is not None:
+            from seldon_tfserving.runner.log_sink import logged_deployments
+
+            deployments = logged_deployments(self.plan.deployments, self.log_sink_url)
+            self.plan = replace(self.plan, deployments=deployments)
         self._start_all(
             [
-                (c.key, "component", c.argv, c.env, _probe(component_ready, c))
+                (c.key, "component", c.command, c.env, functools.partial(component_ready, c))
                 for c in self.plan.components
             ]
         )
@@ -182,14 +210,14 @@ class LocalRunner:
         began = time.monotonic()
         self.progress.set("backend", backend.name, STARTING, "restarting")
         child = self.supervisor.restart(backend.name)
-        self._wait_ready([(backend.name, "backend", child, _probe(backend_ready, backend))])
+        self._wait_ready([(child, functools.partial(backend_ready, backend))])
         # the pod's components reconnect on their own; wait until each says it is healthy
         children = self.supervisor.children
         alive = [
             c for c in plan.components if c.key in backend.serves and children[c.key].running()
         ]
         self._wait_ready(
-            [(c.key, "component", children[c.key], _probe(component_ready, c)) for c in alive],
+            [(children[c.key], functools.partial(component_ready, c)) for c in alive],
             quiet=True,
         )
         if self.gateway is not None:  # nodes marked down when this backend died serve again
@@ -208,7 +236,7 @@ class LocalRunner:
             raise KeyError(f"no backend {name!r} with a model config file")
         began = time.monotonic()
         text = backend.model_config_file.read_text()
-        if reload_model_config(f"127.0.0.1:{backend.grpc_port}", text):
+        if reload_model_config(f"{backend.host}:{backend.grpc_port}", text):
             return "reloaded", time.monotonic() - began
         return "restarted", self.restart_backend(backend.name)
 
@@ -226,14 +254,27 @@ class LocalRunner:
     # -- the steps -------------------------------------------------------------------------
 
     def _make_plan(self) -> RunPlan:
+        programs = find_programs(host=self.host)
+        if programs.note is not None:
+            self._note(programs.note)
         return plan_run(
             load_documents(self.graph),
             volumes=self.volumes,
             scratch_dir=Path(self._scratch.name),
             allocate_port=lambda: free_port(self.host),
-            programs=find_programs(),
+            programs=programs,
             predictor=self.predictor,
+            model_uris=self.model_uris,
+            host=self.host,
+            trusted=self.trusted,
         )
+
+    def _note(self, text: str) -> None:
+        """Tell the user: on the board when there is one (a log line would break its redraw)."""
+        if self.progress.stream is not None:
+            self.progress.message(f"  {text}")
+        else:
+            logger.warning(text)
 
     def _require_plan(self) -> RunPlan:
         if self.plan is None:
@@ -248,6 +289,31 @@ class LocalRunner:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
 
+    def _log_sink_spec(
+        self, folder: Path
+    ) -> tuple[str, str, Sequence[str], Mapping[str, str], Callable[[], bool]]:
+        """The `--log-sink` child, started beside the backends (the gateway needs it)."""
+        from seldon_tfserving.runner.log_sink import sink_argv
+
+        assert self.log_sink_port is not None
+        argv = sink_argv(folder, self.host, self.log_sink_port)
+        return (
+            "log-sink",
+            "log-sink",
+            argv,
+            {},
+            ReadinessProbe(self.log_sink_port, "/ready").passes,
+        )
+
+    @property
+    def log_sink_url(self) -> str | None:
+        """Where every node's logger posts under `--log-sink`."""
+        if self.log_sink_port is None:
+            return None
+        from seldon_tfserving.runner.log_sink import sink_url
+
+        return sink_url(self.host, self.log_sink_port)
+
     def _start_all(
         self,
         specs: Sequence[tuple[str, str, Sequence[str], Mapping[str, str], Callable[[], bool]]],
@@ -256,42 +322,30 @@ class LocalRunner:
         started = []
         for name, kind, argv, env, ready in specs:
             self.progress.set(kind, name, STARTING)
-            started.append((name, kind, self.supervisor.start(name, argv, env, kind), ready))
+            started.append((self.supervisor.start(name, argv, env, kind), ready))
         self._wait_ready(started)
 
     def _wait_ready(
-        self,
-        pending: Sequence[tuple[str, str, Child, Callable[[], bool]]],
-        quiet: bool = False,
+        self, pending: Sequence[tuple[Child, Callable[[], bool]]], quiet: bool = False
     ) -> None:
-        """Poll each probe until true; raise StartupError if a child exits or time runs out.
+        """Wait for every probe under one deadline; StartupError if a child exits or is late.
         `quiet` leaves the progress board alone (for children already shown as ready)."""
-        deadline = time.monotonic() + self.ready_timeout
-        waiting = list(pending)
-        while waiting:
-            for item in list(waiting):
-                name, kind, child, ready = item
-                if not child.running():
-                    code = child.process.returncode if child.process else -1
-                    self.progress.set(kind, name, FAILED, f"exited with {code}")
-                    raise StartupError(
-                        f"{kind} {name} exited with {code} while starting "
-                        f"(log: {child.log_path}):\n{child.log_tail()}"
-                    )
-                if ready():
-                    if not quiet:
-                        self.progress.set(kind, name, READY)
-                    waiting.remove(item)
-            if waiting and time.monotonic() > deadline:
-                for name, kind, _, _ in waiting:
-                    self.progress.set(kind, name, FAILED, "not ready in time")
-                name, kind, child, _ = waiting[0]
-                raise StartupError(
-                    f"{kind} {name} not ready after {self.ready_timeout:.0f} s "
-                    f"(log: {child.log_path}):\n{child.log_tail()}"
-                )
-            if waiting:
-                time.sleep(POLL_INTERVAL_S)
+
+        def shown_ready(child: Child) -> None:
+            if not quiet:
+                self.progress.set(child.kind, child.name, READY)
+
+        kinds = {child.name: child.kind for child, _ in pending}
+        try:
+            wait_all_ready(pending, self.ready_timeout, on_ready=shown_ready)
+        except ChildExited as error:
+            name = error.child.name
+            self.progress.set(kinds[name], name, FAILED, f"exited with {error.returncode}")
+            raise
+        except ChildNotReady as error:
+            for child in error.waiting:
+                self.progress.set(kinds[child.name], child.name, FAILED, "not ready in time")
+            raise
 
     def _start_gateway(self, plan: RunPlan) -> None:
         from seldon_tfserving.runner.quiet_tf import import_tensorflow_quietly
@@ -344,13 +398,3 @@ class LocalRunner:
         reason = f"{failure.name} exited with {failure.returncode}"
         for key in failure.nodes:
             self.gateway.mark_down(key, reason)
-
-
-def _lost_its_port(report: str) -> bool:
-    """Whether a start-up failure's log says a port was already taken."""
-    lowered = report.lower()
-    return any(sign in lowered for sign in PORT_TAKEN_SIGNS)
-
-
-def _probe(check: Callable[[Any], bool], target: Any) -> Callable[[], bool]:
-    return lambda: check(target)

@@ -1,46 +1,54 @@
 """What to start, on which ports, with which flags, to run SeldonDeployments on one machine.
 
 Pure: ports come from an injected allocator, the backend program from an injected `which`, and
-ConfigMap files are returned as text. Each componentSpec is a pod: its containers share
-`localhost`, so when a TF Serving container moves to a free port, the TfServingModel nodes of
-the same pod are told the new address (their `grpc_endpoint` / `rest_endpoint` parameters).
+ConfigMap files are returned as text. Each deployment is planned as the operator builds its
+pods (TENSORFLOW_SERVER expanded, deploy/tensorflow_server). Each componentSpec is a pod: its
+containers share `localhost`, so when a TF Serving container moves to a free port, the
+TfServingModel nodes of the same pod are told the new address (their `grpc_endpoint` /
+`rest_endpoint` parameters). Model URIs come from local folders (model_uris.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import re
-import shutil
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from seldon_tfserving.deploy.model import GraphNode, Parameter, Predictor, SeldonDeployment
-from seldon_tfserving.gateway.endpoints import ComponentEndpoint, endpoint_key
-from seldon_tfserving.runner.errors import PlanError
-from seldon_tfserving.runner.probes import ReadinessProbe, readiness_probe
-from seldon_tfserving.runner.tfserving_container import (
-    MODEL_SERVER_BINARY,
-    is_tfserving_container,
-    model_names,
-    read_config_text,
-    read_tfserving_flags,
+from seldon_tfserving.deploy.findings import errors_among
+from seldon_tfserving.deploy.model import GraphNode, Predictor, SeldonDeployment
+from seldon_tfserving.deploy.storage_initializer import ModelSource
+from seldon_tfserving.deploy.tensorflow_server import expand_tensorflow_servers
+from seldon_tfserving.deploy.tfserving_container import (
+    config_maps,
+    is_tfserving,
+    tfserving_containers,
 )
-from seldon_tfserving.runner.volumes import MountTable, config_maps, resolve_mounts
+from seldon_tfserving.gateway.endpoints import ComponentEndpoint, endpoint_key
+from seldon_tfserving.gateway.protocols import TENSORFLOW_PROTOCOL, deployment_protocol
+from seldon_tfserving.runner.bind_host import LOOPBACK, dial_host
+from seldon_tfserving.runner.component_process import ComponentProcess as ComponentProcess
+from seldon_tfserving.runner.component_process import component_process
+from seldon_tfserving.runner.errors import PlanError
+from seldon_tfserving.runner.model_uris import local_base_path, model_volume_dirs
+from seldon_tfserving.runner.pod_addresses import rewrite_endpoint as rewrite_endpoint
+from seldon_tfserving.runner.probes import ReadinessProbe, readiness_probe
+from seldon_tfserving.runner.programs import Programs as Programs
+from seldon_tfserving.runner.programs import find_programs as find_programs
+from seldon_tfserving.runner.tfserving_backend import (
+    manifest_pod_path,
+    plan_error,
+    read_backend,
+    refuse_what_validate_refuses,
+    served_model_names,
+)
+from seldon_tfserving.runner.trusted_code import ONLY_OURS, TrustedCode
+from seldon_tfserving.runner.volumes import MountTable, localised_model_config, resolve_mounts
+from seldon_tfserving.transport import endpoint_transport
 
 #: Graph implementations the gateway runs itself (as Seldon's executor does): no process.
 GATEWAY_IMPLEMENTATIONS = frozenset({"RANDOM_ABTEST", "AVERAGE_COMBINER"})
-#: The TfServingModel parameters that name its TF Serving, and their in-pod defaults.
-TFSERVING_ENDPOINT_DEFAULTS = {
-    "grpc_endpoint": "localhost:8500",
-    "rest_endpoint": "http://localhost:8501",
-}
-LOOPBACK = "127.0.0.1"
-_POD_HOSTS = ("localhost", "127.0.0.1", "0.0.0.0")
-_ENDPOINT = re.compile(r"^(?P<scheme>[a-z]+://)?(?P<host>[^:/]+):(?P<port>\d+)(?P<rest>/.*)?$")
 
 
 @dataclass(frozen=True)
@@ -58,18 +66,8 @@ class BackendProcess:
     model_config_file: Path | None = None
     #: the manifest's readinessProbe, on local ports (None: none this machine can run)
     readiness: ReadinessProbe | None = None
-
-
-@dataclass(frozen=True)
-class ComponentProcess:
-    """One graph node's container, run as `seldon-core-microservice` per s2i's image contract."""
-
-    key: str
-    argv: tuple[str, ...]
-    env: Mapping[str, str]
-    endpoint: ComponentEndpoint
-    metrics_port: int
-    parameters: tuple[Parameter, ...] = ()
+    #: where it is reached (it listens on the run's host)
+    host: str = LOOPBACK
 
 
 @dataclass(frozen=True)
@@ -79,36 +77,15 @@ class RunPlan:
     components: tuple[ComponentProcess, ...]
     #: keys of graph nodes the gateway implements itself
     gateway_nodes: tuple[str, ...] = ()
+    #: graph nodes that are TF Serving containers (`protocol: tensorflow`): where they serve
+    served_nodes: Mapping[str, ComponentEndpoint] = field(default_factory=dict)
     #: ConfigMap files to write (and emptyDir folders to create) before anything starts
     files: Mapping[Path, str] = field(default_factory=dict)
     folders: tuple[Path, ...] = ()
 
     @property
     def endpoints(self) -> dict[str, ComponentEndpoint]:
-        return {c.key: c.endpoint for c in self.components}
-
-
-@dataclass(frozen=True)
-class Programs:
-    """How to launch the two kinds of child, resolved once."""
-
-    model_server: tuple[str, ...]
-    microservice: tuple[str, ...]
-
-
-def find_programs(which: Callable[[str], str | None] = shutil.which) -> Programs:
-    """The real `tensorflow_model_server` when it is on PATH, else our `serve-models`."""
-    real = which(MODEL_SERVER_BINARY)
-    model_server = (
-        (real,) if real else (sys.executable, "-m", "seldon_tfserving.cli", "serve-models")
-    )
-    beside_python = Path(sys.executable).parent / "seldon-core-microservice"
-    microservice = (
-        str(beside_python) if beside_python.exists() else which("seldon-core-microservice")
-    )
-    if microservice is None:
-        raise PlanError("seldon-core-microservice is not installed (pip install seldon-core)")
-    return Programs(model_server, (microservice,))
+        return {**{c.key: c.endpoint for c in self.components}, **self.served_nodes}
 
 
 def plan_run(
@@ -119,25 +96,43 @@ def plan_run(
     allocate_port: Callable[[], int],
     programs: Programs,
     predictor: str | None = None,
+    model_uris: Mapping[str, Path] | None = None,
+    host: str = LOOPBACK,
+    trusted: TrustedCode = ONLY_OURS,
 ) -> RunPlan:
-    """Plan every SeldonDeployment in `documents` (a YAML file's documents)."""
+    """Plan every SeldonDeployment in `documents` (a YAML file's documents); `model_uris`
+    maps model URIs (`gs://...`) to the local folders holding their files; every process
+    listens on `host`, and runs only the classes and env `trusted` allows."""
     from seldon_tfserving.deploy.model import parse_deployment
 
-    deployments = [parse_deployment(d) for d in documents if d.get("kind") == "SeldonDeployment"]
-    if not deployments:
+    planned: list[tuple[SeldonDeployment, tuple[ModelSource, ...]]] = []
+    for doc in documents:
+        if doc.get("kind") != "SeldonDeployment":
+            continue
+        expansion = expand_tensorflow_servers(doc)
+        deployment = parse_deployment(expansion.document)
+        errors = errors_among(expansion.findings)
+        if errors:
+            raise plan_error(deployment.name, errors)
+        if predictor is not None:
+            deployment = _only_predictor(deployment, predictor)
+        refuse_what_validate_refuses(deployment, documents, expansion)
+        planned.append((deployment, expansion.model_sources))
+    if not planned:
         raise PlanError("no SeldonDeployment in the file")
-    if predictor is not None:
-        deployments = [_only_predictor(d, predictor) for d in deployments]
     known = config_maps(documents)
-    planner = _Planner(volumes, scratch_dir, allocate_port, programs, known)
-    for deployment in deployments:
+    planner = _Planner(
+        volumes, scratch_dir, allocate_port, programs, known, model_uris or {}, host, trusted
+    )
+    for deployment, sources in planned:
         for each in deployment.predictors:
-            planner.add_predictor(deployment, each)
+            planner.add_predictor(deployment, each, sources)
     return RunPlan(
-        deployments=tuple(deployments),
+        deployments=tuple(deployment for deployment, _ in planned),
         backends=tuple(planner.backends),
         components=tuple(planner.components),
         gateway_nodes=tuple(planner.gateway_nodes),
+        served_nodes=dict(planner.served_nodes),
         files=dict(planner.files),
         folders=tuple(planner.folders),
     )
@@ -153,14 +148,6 @@ def _only_predictor(deployment: SeldonDeployment, name: str) -> SeldonDeployment
     )
 
 
-def rewrite_endpoint(value: str, port_map: Mapping[int, int]) -> str:
-    """`localhost:8500` -> `127.0.0.1:<local port>` when 8500 is a moved port of the pod."""
-    match = _ENDPOINT.match(value.strip())
-    if not match or match["host"] not in _POD_HOSTS or int(match["port"]) not in port_map:
-        return value
-    return f"{match['scheme'] or ''}{LOOPBACK}:{port_map[int(match['port'])]}{match['rest'] or ''}"
-
-
 class _Planner:
     """Accumulates the plan, one predictor (and its pods) at a time."""
 
@@ -171,8 +158,14 @@ class _Planner:
         allocate_port: Callable[[], int],
         programs: Programs,
         known_config_maps: Mapping[str, Mapping[str, str]],
+        model_uris: Mapping[str, Path],
+        host: str,
+        trusted: TrustedCode,
     ) -> None:
         self.volumes = volumes
+        self.model_uris = model_uris
+        #: the volumes of the pod being planned that are local folders (--volume, models)
+        self.volume_dirs: Mapping[str, Path] = volumes
         self.scratch_dir = scratch_dir
         self.allocate_port = allocate_port
         self.programs = programs
@@ -180,30 +173,53 @@ class _Planner:
         self.backends: list[BackendProcess] = []
         self.components: list[ComponentProcess] = []
         self.gateway_nodes: list[str] = []
+        self.served_nodes: dict[str, ComponentEndpoint] = {}
         self.files: dict[Path, str] = {}
         self.folders: list[Path] = []
+        #: the address every process listens on, and what a component may run
+        self.host = host
+        self.trusted = trusted
 
-    def add_predictor(self, deployment: SeldonDeployment, predictor: Predictor) -> None:
+    def add_predictor(
+        self, deployment: SeldonDeployment, predictor: Predictor, sources: Sequence[ModelSource]
+    ) -> None:
         nodes = {node.name: node for node in predictor.graph.walk()}
         placed: set[str] = set()
+        raw = (deployment.raw.get("spec") or {}).get("predictors") or ()
+        at = next((i for i, p in enumerate(raw) if p.get("name") == predictor.name), 0)
         for pod_index, pod in enumerate(predictor.component_specs):
+            in_pod = [s for s in sources if (s.predictor, s.pod) == (at, pod_index)]
+            self.volume_dirs = {
+                **self.volumes,
+                **model_volume_dirs(in_pod, model_uris=self.model_uris, volumes=self.volumes),
+            }
             pod_spec = pod.get("spec") or {}
             containers = list(pod_spec.get("containers") or ())
             pod_volumes = {str(v.get("name")): v for v in pod_spec.get("volumes") or ()}
+            pod_path = manifest_pod_path(deployment, predictor, pod_index)
             port_map: dict[int, int] = {}
-            pending_backends = []
-            for container in containers:
-                name = str(container.get("name", ""))
-                if name not in nodes and is_tfserving_container(container):
-                    pending_backends.append(
-                        self._backend(
-                            deployment, predictor, pod_index, container, pod_volumes, port_map
-                        )
-                    )
+            pending_backends = [
+                self._backend(
+                    deployment, predictor, pod_index, container, path, pod_volumes, port_map
+                )
+                for path, container in tfserving_containers(pod_spec, pod_path, nodes)
+            ]
             keys = []
-            for container in containers:
+            speaks_tf = deployment_protocol(deployment) == TENSORFLOW_PROTOCOL
+            for index, container in enumerate(containers):
                 name = str(container.get("name", ""))
-                if name in nodes:
+                if name in nodes and speaks_tf and is_tfserving(container):
+                    self._serving_node(
+                        deployment,
+                        predictor,
+                        pod_index,
+                        nodes[name],
+                        container,
+                        f"{pod_path}.containers[{index}]",
+                        pod_volumes,
+                    )
+                    placed.add(name)
+                elif name in nodes:
                     component = self._component(
                         deployment,
                         predictor,
@@ -236,6 +252,35 @@ class _Planner:
                     f"of that name in componentSpecs"
                 )
 
+    def _serving_node(
+        self,
+        deployment: SeldonDeployment,
+        predictor: Predictor,
+        pod_index: int,
+        node: GraphNode,
+        container: Mapping[str, Any],
+        path: str,
+        pod_volumes: Mapping[str, Mapping[str, Any]],
+    ) -> None:
+        """A graph node that is a TF Serving container itself (the operator's TENSORFLOW_SERVER
+        shape under `protocol: tensorflow`): a backend, and the node's endpoint its ports."""
+        key = endpoint_key(deployment.name, predictor.name, node.name)
+        backend = self._backend(deployment, predictor, pod_index, container, path, pod_volumes, {})
+        transport = endpoint_transport(node.endpoint.type if node.endpoint is not None else None)
+        if backend.rest_port is None and transport == "rest":
+            raise PlanError(
+                f"graph node {node.name!r} is a TF Serving container without --rest_api_port, "
+                f"but the gateway calls it over REST: give it a REST port or endpoint.type GRPC"
+            )
+        self.backends.append(dataclasses.replace(backend, serves=(key,)))
+        self.served_nodes[key] = ComponentEndpoint(
+            backend.host,
+            backend.rest_port or 0,
+            backend.grpc_port,
+            transport,
+            models=backend.models,
+        )
+
     def _scratch(
         self, deployment: SeldonDeployment, predictor: Predictor, pod: int, name: str
     ) -> Path:
@@ -252,7 +297,7 @@ class _Planner:
         resolved = resolve_mounts(
             container,
             pod_volumes,
-            volume_dirs=self.volumes,
+            volume_dirs=self.volume_dirs,
             known_config_maps=self.known_config_maps,
             scratch_dir=self._scratch(deployment, predictor, pod_index, str(container.get("name"))),
         )
@@ -266,37 +311,62 @@ class _Planner:
         predictor: Predictor,
         pod_index: int,
         container: Mapping[str, Any],
+        path: str,
         pod_volumes: Mapping[str, Mapping[str, Any]],
         port_map: dict[int, int],
     ) -> BackendProcess:
+        server, models = read_backend(
+            container,
+            path,
+            deployment=deployment.name,
+            pod_volumes=pod_volumes,
+            known_config_maps=self.known_config_maps,
+            volume_dirs=self.volume_dirs,
+            model_uris=self.model_uris,
+        )
         table = self._mounts(deployment, predictor, pod_index, container, pod_volumes)
-        flags = read_tfserving_flags(container)
         rewritten: dict[str, str | None] = {
-            k: (table.rewrite(v) if v is not None else None) for k, v in flags.flags.items()
+            k: (table.rewrite(v) if v is not None else None) for k, v in server.flags.items()
         }
-        for original in (flags.grpc_port, flags.rest_port):
+        if server.model_base_path:
+            base = local_base_path(server.model_base_path, self.model_uris)
+            rewritten["model_base_path"] = base or rewritten["model_base_path"]
+        scratch = self._scratch(deployment, predictor, pod_index, server.name)
+        copy = localised_model_config(
+            rewritten.get("model_config_file"), table, scratch, self.files
+        )
+        if copy is not None:
+            copied, text = copy
+            self.files[copied] = text
+            rewritten["model_config_file"] = str(copied)
+        for original in (server.grpc_port, server.rest_port):
             if original and original in port_map:
                 raise PlanError(f"two containers of one pod both listen on port {original}")
         grpc_port = self.allocate_port()
-        port_map[flags.grpc_port] = grpc_port
+        port_map[server.grpc_port] = grpc_port
         rewritten["port"] = str(grpc_port)
         rest_port = None
-        if flags.rest_port:
+        if server.rest_port:
             rest_port = self.allocate_port()
-            port_map[flags.rest_port] = rest_port
+            port_map[server.rest_port] = rest_port
             rewritten["rest_api_port"] = str(rest_port)
+        if self.programs.binds_host:
+            rewritten["bind_address"] = self.host
         config_file = rewritten.get("model_config_file")
-        config_text = read_config_text(config_file, self.files) if config_file else None
+        names = served_model_names(
+            server, models, config_file, self.files, deployment=deployment.name
+        )
         words = [f"--{k}" if v is None else f"--{k}={v}" for k, v in rewritten.items()]
         return BackendProcess(
-            name=f"{deployment.name}/{predictor.name}/{flags.container}",
+            name=f"{deployment.name}/{predictor.name}/{server.name}",
             argv=(*self.programs.model_server, *words),
             grpc_port=grpc_port,
             rest_port=rest_port,
-            models=model_names(rewritten, config_text),
+            models=names,
             serves=(),
             model_config_file=Path(config_file) if config_file else None,
-            readiness=readiness_probe(container, port_map),
+            readiness=readiness_probe(container, port_map, dial_host(self.host)),
+            host=dial_host(self.host),
         )
 
     def _component(
@@ -309,77 +379,15 @@ class _Planner:
         pod_volumes: Mapping[str, Mapping[str, Any]],
         port_map: Mapping[int, int],
     ) -> ComponentProcess:
-        table = self._mounts(deployment, predictor, pod_index, container, pod_volumes)
-        env = {
-            str(e["name"]): table.rewrite(str(e["value"]))
-            for e in container.get("env") or ()
-            if "name" in e and "value" in e
-        }
-        model_name = env.get("MODEL_NAME")
-        if not model_name:
-            raise PlanError(
-                f"container {node.name!r} has no MODEL_NAME in its env (the s2i image contract "
-                f"names the class to serve there)"
-            )
-        service_type = env.get("SERVICE_TYPE") or (node.type or "MODEL")
-        parameters = _node_parameters(node, model_name, table, port_map)
-        http_port, grpc_port, metrics_port = (self.allocate_port() for _ in range(3))
-        key = endpoint_key(deployment.name, predictor.name, node.name)
-        env.update(
-            {
-                "PREDICTIVE_UNIT_PARAMETERS": json.dumps([p.as_seldon_json() for p in parameters]),
-                "PREDICTIVE_UNIT_ID": node.name,
-                "PREDICTOR_ID": predictor.name,
-                "SELDON_DEPLOYMENT_ID": deployment.name,
-                "PREDICTIVE_UNIT_SERVICE_PORT": str(http_port),
-                "PREDICTIVE_UNIT_HTTP_SERVICE_PORT": str(http_port),
-                "PREDICTIVE_UNIT_GRPC_SERVICE_PORT": str(grpc_port),
-                "PREDICTIVE_UNIT_METRICS_SERVICE_PORT": str(metrics_port),
-                # the operator serves component metrics here (Seldon's own default is /metrics)
-                "PREDICTIVE_UNIT_METRICS_ENDPOINT": "/prometheus",
-            }
+        return component_process(
+            deployment,
+            predictor,
+            node,
+            container,
+            table=self._mounts(deployment, predictor, pod_index, container, pod_volumes),
+            port_map=port_map,
+            microservice=self.programs.microservice,
+            allocate_port=self.allocate_port,
+            host=self.host,
+            trusted=self.trusted,
         )
-        argv = (
-            *self.programs.microservice,
-            model_name,
-            "--service-type",
-            service_type,
-            "--http-port",
-            str(http_port),
-            "--grpc-port",
-            str(grpc_port),
-            "--metrics-port",
-            str(metrics_port),
-        )
-        transport: Literal["REST", "GRPC"] = (
-            "GRPC" if node.endpoint is not None and node.endpoint.type.upper() == "GRPC" else "REST"
-        )
-        return ComponentProcess(
-            key=key,
-            argv=argv,
-            env=env,
-            endpoint=ComponentEndpoint(LOOPBACK, http_port, grpc_port, transport),
-            metrics_port=metrics_port,
-            parameters=parameters,
-        )
-
-
-def _node_parameters(
-    node: GraphNode, model_name: str, table: MountTable, port_map: Mapping[int, int]
-) -> tuple[Parameter, ...]:
-    """The node's parameters with pod addresses and mounted paths made local.
-
-    A TfServingModel that leaves its endpoints at their in-pod defaults gets them spelled out,
-    so that it reaches the moved TF Serving of its own pod.
-    """
-    result = [
-        dataclasses.replace(p, value=table.rewrite(rewrite_endpoint(p.value, port_map)))
-        for p in node.parameters
-    ]
-    if model_name.rsplit(".", 1)[-1] == "TfServingModel" and port_map:
-        given = {p.name for p in result}
-        for name, default in TFSERVING_ENDPOINT_DEFAULTS.items():
-            local = rewrite_endpoint(default, port_map)
-            if name not in given and local != default:
-                result.append(Parameter(name, "STRING", local))
-    return tuple(result)

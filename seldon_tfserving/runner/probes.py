@@ -17,6 +17,7 @@ from typing import Any
 import requests
 
 from seldon_tfserving.ports import port_open
+from seldon_tfserving.runner.bind_host import LOOPBACK
 from seldon_tfserving.runner.errors import PlanError
 
 PROBE_TIMEOUT_S = 2.0
@@ -24,19 +25,21 @@ PROBE_TIMEOUT_S = 2.0
 
 @dataclass(frozen=True)
 class ReadinessProbe:
-    """What to ask on this machine: an HTTP GET (`path` set) or a TCP connect to `port`."""
+    """What to ask on this machine: an HTTP GET (`path` set) or a TCP connect to `port`, at
+    `host` (where the container's server is reached)."""
 
     port: int
     path: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    host: str = LOOPBACK
 
     def passes(self) -> bool:
         """The kubelet's rule: a connection for tcpSocket, a status in 200-399 for httpGet."""
         if self.path is None:
-            return port_open(self.port)
+            return port_open(self.port, self.host)
         try:
             reply = requests.get(
-                f"http://127.0.0.1:{self.port}{self.path}",
+                f"http://{self.host}:{self.port}{self.path}",
                 headers=dict(self.headers),
                 timeout=PROBE_TIMEOUT_S,
                 allow_redirects=False,
@@ -47,17 +50,18 @@ class ReadinessProbe:
 
 
 def readiness_probe(
-    container: Mapping[str, Any], port_map: Mapping[int, int]
+    container: Mapping[str, Any], port_map: Mapping[int, int], host: str = LOOPBACK
 ) -> ReadinessProbe | None:
-    """The container's readinessProbe on local ports; None when it has none this machine runs."""
+    """The container's readinessProbe on local ports at `host`; None when it has none this
+    machine runs."""
     spec = container.get("readinessProbe") or {}
     http, tcp = spec.get("httpGet"), spec.get("tcpSocket")
     if http is not None and str(http.get("scheme", "HTTP")).upper() == "HTTP":
         headers = {str(h["name"]): str(h["value"]) for h in http.get("httpHeaders") or ()}
         path = str(http.get("path") or "/")
-        return ReadinessProbe(_local_port(container, http, port_map), path, headers)
+        return ReadinessProbe(_local_port(container, http, port_map), path, headers, host)
     if tcp is not None:
-        return ReadinessProbe(_local_port(container, tcp, port_map))
+        return ReadinessProbe(_local_port(container, tcp, port_map), host=host)
     return None
 
 

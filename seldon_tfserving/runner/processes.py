@@ -1,4 +1,4 @@
-"""Supervision of the runner's children: each in its own process group with its own log file.
+"""Supervision of the runner's children, each a `ChildProcess` (own group, own log file).
 
 A watcher thread notices a child that exits while it was meant to run and reports it once;
 stopping sends SIGTERM to every group, then SIGKILL after a grace period, so a microservice's
@@ -9,15 +9,12 @@ stateless server (router state is saved as it changes), and Ctrl-C should feel i
 from __future__ import annotations
 
 import logging
-import os
-import signal
-import subprocess
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+
+from seldon_tfserving.runner.child import ChildProcess, stop_together
 
 logger = logging.getLogger(__name__)
 
@@ -25,35 +22,19 @@ logger = logging.getLogger(__name__)
 WATCH_INTERVAL_S = 0.2
 
 
-@dataclass
-class Child:
-    """One supervised process: what it runs, where it logs, and whether its exit is expected."""
+@dataclass(eq=False)
+class Child(ChildProcess):
+    """One supervised process: what it is, for reports, and whether its exit is expected."""
 
-    name: str
-    argv: tuple[str, ...]
-    env: Mapping[str, str]
-    log_path: Path
-    #: what it is, for reports: "backend" or "component"
+    #: "backend" or "component"
     kind: str = "process"
-    process: subprocess.Popen[bytes] | None = None
     #: set before a deliberate stop or restart, so the watcher does not report it
     stopping: bool = False
     reported: bool = False
-    _log: IO[bytes] | None = field(default=None, repr=False)
 
     @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process else None
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+    def title(self) -> str:
+        return f"{self.kind} {self.name}"
 
 
 ExitHandler = Callable[[Child, int], None]
@@ -84,8 +65,14 @@ class Supervisor:
         kind: str = "process",
     ) -> Child:
         """Launch `argv` in a new session (its own process group), logging to the log folder."""
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        child = Child(name, tuple(argv), dict(env or {}), self.log_dir / _log_name(name), kind)
+        child = Child(
+            name,
+            tuple(argv),
+            self.log_dir / _log_name(name),
+            dict(env or {}),
+            grace_s=self.grace_s,
+            kind=kind,
+        )
         self._launch(child)
         with self._lock:
             self._children[name] = child
@@ -93,18 +80,9 @@ class Supervisor:
         return child
 
     def _launch(self, child: Child) -> None:
-        child._log = child.log_path.open("ab")
-        child.process = subprocess.Popen(
-            child.argv,
-            stdin=subprocess.DEVNULL,
-            stdout=child._log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **child.env},
-            start_new_session=True,
-        )
+        child.start()
         child.stopping = False
         child.reported = False
-        logger.debug("started %s (pid %s): %s", child.name, child.process.pid, child.argv)
 
     def restart(self, name: str) -> Child:
         """Stop one child deliberately and start it again with the same command."""
@@ -123,27 +101,7 @@ class Supervisor:
     def _stop_children(self, children: Sequence[Child]) -> None:
         for child in children:
             child.stopping = True
-            _signal_group(child, signal.SIGTERM)
-        deadline = time.monotonic() + self.grace_s
-        for child in children:
-            if child.process is None:
-                continue
-            try:
-                child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                # seldon-core-microservice's graceful shutdown can outlast a short grace period
-                logger.info(
-                    "%s still up %.0f s after SIGTERM; killing it", child.name, self.grace_s
-                )
-            # the group may hold workers that outlive their parent: kill what is left
-            _signal_group(child, signal.SIGKILL)
-            try:
-                child.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                logger.error("%s (pid %s) did not die", child.name, child.pid)
-            if child._log is not None:
-                child._log.close()
-                child._log = None
+        stop_together(children, self.grace_s)
 
     def _ensure_watcher(self) -> None:
         if self._watcher is None:
@@ -164,15 +122,6 @@ class Supervisor:
                     self.on_unexpected_exit(child, code)
                 except Exception:  # a faulty handler must not end supervision of the rest
                     logger.exception("handling the exit of %s failed", child.name)
-
-
-def _signal_group(child: Child, sig: signal.Signals) -> None:
-    if child.process is None:
-        return
-    try:
-        os.killpg(child.process.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _log_name(name: str) -> str:

@@ -17,12 +17,13 @@ RELOAD_TIMEOUT_S = 60.0
 
 def reload_model_config(grpc_target: str, config_text: str) -> bool:
     """Send `config_text` (a ModelServerConfig text proto); True if the server applied it,
-    False if it does not support reloading. Other failures raise grpc.RpcError."""
-    from google.protobuf import text_format
+    False if it does not support reloading. Text that is no config raises
+    ModelServerConfigError; other failures raise grpc.RpcError."""
     from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc
-    from tensorflow_serving.config import model_server_config_pb2
 
-    config = text_format.Parse(config_text, model_server_config_pb2.ModelServerConfig())
+    from seldon_tfserving.codec.model_server_config import parse_model_server_config
+
+    config = parse_model_server_config(config_text)
     request = model_management_pb2.ReloadConfigRequest(config=config)
     with grpc.insecure_channel(grpc_target) as channel:
         stub = model_service_pb2_grpc.ModelServiceStub(channel)

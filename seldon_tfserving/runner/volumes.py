@@ -9,7 +9,7 @@ Pure: materialised ConfigMap files are returned as text to write, never written 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -58,16 +58,6 @@ class ResolvedMounts:
     table: MountTable
     files: Mapping[Path, str]
     folders: tuple[Path, ...]
-
-
-def config_maps(documents: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, str]]:
-    """name -> data of every ConfigMap in the same YAML file."""
-    result: dict[str, Mapping[str, str]] = {}
-    for doc in documents:
-        if doc.get("kind") == "ConfigMap":
-            name = str((doc.get("metadata") or {}).get("name", ""))
-            result[name] = {str(k): str(v) for k, v in (doc.get("data") or {}).items()}
-    return result
 
 
 def resolve_mounts(
@@ -163,3 +153,22 @@ def _config_map_files(
             raise PlanError(f"ConfigMap {name!r} has no key {key!r}")
         files[target / relative] = table.rewrite_text(data[key])
     return files
+
+
+def localised_model_config(
+    local: str | None, table: MountTable, scratch: Path, written: Mapping[Path, str]
+) -> tuple[Path, str] | None:
+    """A model config read from a local folder whose paths are the pod's (`/mnt/models/m`) is
+    served from a copy with those paths made local: (the copy's path, its text). None when the
+    file is used as is: already local, one the plan writes itself, or unreadable (the served
+    model names then say what they can)."""
+    if not local or Path(local) in written:
+        return None
+    try:
+        text = Path(local).read_text()
+    except OSError:
+        return None
+    localised = table.rewrite_text(text)
+    if localised == text:
+        return None
+    return scratch / "model-config" / Path(local).name, localised

@@ -123,8 +123,8 @@ def test_components_follow_the_s2i_image_contract_on_free_ports(tmp_path: Path) 
     every_port = [p for c in plan.components for p in (c.endpoint.http_port, c.endpoint.grpc_port)]
     every_port += [b.grpc_port for b in plan.backends]
     assert len(set(every_port)) == len(every_port)
-    assert component(plan, "canary").endpoint.transport == "GRPC"
-    assert router.endpoint.transport == "REST"
+    assert component(plan, "canary").endpoint.transport == "grpc"
+    assert router.endpoint.transport == "rest"
 
 
 def test_a_backend_serves_every_node_of_its_pod(tmp_path: Path) -> None:

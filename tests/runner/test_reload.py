@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from concurrent import futures
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import grpc
 import pytest
 from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc
 
+from seldon_tfserving.codec.model_server_config import ModelServerConfigError
 from seldon_tfserving.runner.reload import reload_model_config
+from tests.grpc_servers import serving
 
 CONFIG = """
 model_config_list {
@@ -41,21 +44,17 @@ class RecordingModelService(model_service_pb2_grpc.ModelServiceServicer):  # typ
         return reply
 
 
-def serve(service: RecordingModelService) -> tuple[grpc.Server, str]:
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(service, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    return server, f"127.0.0.1:{port}"
+@contextmanager
+def serving_model_service(service: RecordingModelService) -> Iterator[str]:
+    """TF Serving's ModelService played by `service`; yields the "host:port" to reload at."""
+    with serving(model_service_pb2_grpc.add_ModelServiceServicer_to_server, service) as port:
+        yield f"127.0.0.1:{port}"
 
 
 def test_the_new_config_is_sent_as_a_parsed_model_server_config() -> None:
     service = RecordingModelService()
-    server, target = serve(service)
-    try:
+    with serving_model_service(service) as target:
         assert reload_model_config(target, CONFIG) is True
-    finally:
-        server.stop(None)
     (request,) = service.requests
     (model,) = request.config.model_config_list.config
     assert model.name == "half_plus_two"
@@ -63,17 +62,19 @@ def test_the_new_config_is_sent_as_a_parsed_model_server_config() -> None:
 
 
 def test_a_server_without_reload_says_so_so_the_runner_restarts_it() -> None:
-    server, target = serve(RecordingModelService(unimplemented=True))
-    try:
+    with serving_model_service(RecordingModelService(unimplemented=True)) as target:
         assert reload_model_config(target, CONFIG) is False
-    finally:
-        server.stop(None)
 
 
 def test_a_refused_config_is_an_error_not_a_silent_success() -> None:
-    server, target = serve(RecordingModelService(code=3))
-    try:
+    with serving_model_service(RecordingModelService(code=3)) as target:
         with pytest.raises(RuntimeError, match="bad config"):
             reload_model_config(target, CONFIG)
-    finally:
-        server.stop(None)
+
+
+def test_text_that_is_no_config_is_refused_before_anything_is_sent() -> None:
+    service = RecordingModelService()
+    with serving_model_service(service) as target:
+        with pytest.raises(ModelServerConfigError, match="nmae"):
+            reload_model_config(target, 'model_config_list { config { nmae: "x" } }')
+    assert service.requests == []
