@@ -9,11 +9,13 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 _STOP = object()
+Item = TypeVar("Item")
 
 
-class BoundedWorkers[Item]:
+class BoundedWorkers(Generic[Item]):
     """`offer` queues an item for `handle` on a worker thread; a full queue drops it.
 
     `handle` must not raise; `on_exit` runs on each worker as it stops (to close what it holds).

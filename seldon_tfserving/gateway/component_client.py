@@ -24,8 +24,8 @@ from seldon_tfserving.errors import (
     InternalError,
     ServingError,
     Unavailable,
+    UpstreamFailure,
     error_for_grpc,
-    error_for_http,
     http_status_for_grpc,
 )
 from seldon_tfserving.gateway.endpoints import ComponentEndpoint
@@ -48,7 +48,7 @@ GRPC_METHODS: dict[str, str] = {
 }
 
 
-class ComponentFailure(ServingError):
+class ComponentFailure(UpstreamFailure):
     """A component answered with an error status; its status and body travel back unchanged."""
 
     def __init__(
@@ -60,17 +60,13 @@ class ComponentFailure(ServingError):
         grpc_code: grpc.StatusCode | None = None,
     ) -> None:
         detail = body[:500].decode("utf-8", errors="replace")
-        super().__init__(f"component {node!r} answered {status}: {detail}")
-        mapped = error_for_http(status, self.message)
-        self.grpc_code = grpc_code or mapped.grpc_code
-        self.seldon_reason = mapped.seldon_reason
-        self.status = status
-        self.body = body
-        self.content_type = content_type or JSON_CONTENT_TYPE
-
-    @property
-    def http_status(self) -> int:
-        return self.status
+        super().__init__(
+            f"component {node!r} answered {status}: {detail}",
+            status,
+            body,
+            content_type or JSON_CONTENT_TYPE,
+            grpc_code,
+        )
 
 
 class ComponentClient(Protocol):
@@ -280,7 +276,7 @@ class GrpcComponentClient:
             response = self._rpcs[method](request, timeout=self._timeout, metadata=metadata)
         except grpc.RpcError as error:
             raise self._failure(error, GRPC_METHODS[method]) from error
-        return Payload.from_proto("message", response)
+        return Payload.component_answer(response)
 
     def model_metadata(self, headers: Mapping[str, str]) -> Any:
         metadata = [(key.lower(), value) for key, value in headers.items()]

@@ -9,32 +9,40 @@ import random
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from seldon_tfserving.deploy.model import Predictor, SeldonDeployment
-from seldon_tfserving.errors import ConfigurationError, NotFound, ServingError, Unavailable
-from seldon_tfserving.gateway.component_client import (
-    ComponentClient,
-    GrpcChannels,
-    GrpcComponentClient,
-    RestComponentClient,
+from seldon_tfserving.errors import (
+    ConfigurationError,
+    NotFound,
+    ServingError,
+    Unavailable,
+    Unimplemented,
 )
+from seldon_tfserving.gateway.client_factories import seldon_client_factory, tf_client_factory
+from seldon_tfserving.gateway.component_client import GrpcChannels
+from seldon_tfserving.gateway.context import RequestContext
 from seldon_tfserving.gateway.endpoints import ComponentEndpoint
-from seldon_tfserving.gateway.executor import (
-    DownComponents,
-    PredictorExecutor,
-    RequestContext,
-    Transport,
-    status_label,
-)
-from seldon_tfserving.gateway.graph_plan import NodePlan
-from seldon_tfserving.gateway.metrics import GatewayMetrics
+from seldon_tfserving.gateway.executor import ClientFactory, GraphExecutor, PredictorExecutor
+from seldon_tfserving.gateway.fan_out import DEFAULT_FAN_OUT_THREADS, FanOut
+from seldon_tfserving.gateway.liveness import DownComponents
+from seldon_tfserving.gateway.metrics import GatewayMetrics, method_label, status_label
 from seldon_tfserving.gateway.payload import Payload, with_meta
+from seldon_tfserving.gateway.protocols import (
+    PROTOCOLS,
+    SELDON_PROTOCOL,
+    TENSORFLOW_PROTOCOL,
+    deployment_protocol,
+)
 from seldon_tfserving.gateway.request_logger import RequestLogger
 from seldon_tfserving.gateway.settings import GatewaySettings
+from seldon_tfserving.gateway.tf_calls import TfClientFactory
+from seldon_tfserving.gateway.tf_executor import TfPredictorExecutor
 from seldon_tfserving.gateway.traffic import ShadowDispatcher, TrafficSplit
+from seldon_tfserving.transport import Transport
 
+T = TypeVar("T")
 _ShadowCall = Callable[[PredictorExecutor, RequestContext], Payload]
 
 ROUTING_INJECTION_ENV = "SELDON_ENABLE_ROUTING_INJECTION"
@@ -44,12 +52,19 @@ GRPC_TIMEOUT_ANNOTATION = "seldon.io/grpc-timeout"
 
 @dataclass(frozen=True)
 class DeploymentService:
-    """One SeldonDeployment as served: its traffic split and an executor per predictor."""
+    """One SeldonDeployment as served: its traffic split and an executor per predictor, of
+    its protocol (`executors` under seldon, `tf_executors` under tensorflow)."""
 
     deployment: SeldonDeployment
     split: TrafficSplit
     executors: Mapping[str, PredictorExecutor]
     injects_routing: Mapping[str, bool]
+    protocol: str = SELDON_PROTOCOL
+    tf_executors: Mapping[str, TfPredictorExecutor] = field(default_factory=dict)
+
+    @property
+    def all_executors(self) -> list[GraphExecutor[Any]]:
+        return [*self.executors.values(), *self.tf_executors.values()]
 
 
 def _annotation_timeout(
@@ -76,7 +91,9 @@ def _routing_injection_env(predictor: Predictor) -> bool:
 
 
 class DataPlane:
-    """Predict and feedback for every deployment the gateway serves."""
+    """Predict and feedback for every deployment the gateway serves; its graphs share one
+    fan-out pool of `fan_out_threads` threads. Components are called over REST or gRPC,
+    unless a `client_factory` is given (the tests' recorded components, in process)."""
 
     def __init__(
         self,
@@ -88,12 +105,19 @@ class DataPlane:
         shadows: ShadowDispatcher,
         down: DownComponents,
         rng: random.Random | None = None,
+        fan_out_threads: int = DEFAULT_FAN_OUT_THREADS,
+        tf_clients: TfClientFactory | None = None,
+        client_factory: ClientFactory | None = None,
     ) -> None:
+        #: the clients of TF-protocol graphs' nodes, when not the real ones (tests' seam)
+        self._tf_clients = tf_clients
         self._settings = settings
+        self._client_factory = client_factory
         self._metrics = metrics
         self._shadows = shadows
         self._rng = rng or random.Random()
         self._channels = GrpcChannels(settings.grpc_max_message_bytes)
+        self._fan_out = FanOut(fan_out_threads)
         self._services: dict[tuple[str, str], DeploymentService] = {}
         for deployment in deployments:
             key = (deployment.namespace, deployment.name)
@@ -101,12 +125,21 @@ class DataPlane:
                 raise ConfigurationError(
                     "deployments", f"{deployment.namespace}/{deployment.name} given twice"
                 )
-            executors = {
-                predictor.name: self._executor(
-                    deployment, predictor, endpoints, request_logger, down
+            protocol = deployment_protocol(deployment)
+            if protocol not in PROTOCOLS:
+                raise ConfigurationError(
+                    "spec.protocol",
+                    f"{deployment.name}: the gateway speaks {' and '.join(PROTOCOLS)}, "
+                    f"not {protocol!r}",
                 )
-                for predictor in deployment.predictors
-            }
+            executors: dict[str, PredictorExecutor] = {}
+            tf_executors: dict[str, TfPredictorExecutor] = {}
+            for predictor in deployment.predictors:
+                executor = self._executor(deployment, predictor, endpoints, request_logger, down)
+                if isinstance(executor, TfPredictorExecutor):
+                    tf_executors[predictor.name] = executor
+                else:
+                    executors[predictor.name] = executor
             self._services[key] = DeploymentService(
                 deployment=deployment,
                 split=TrafficSplit(deployment.predictors, random.Random(self._rng.random())),
@@ -115,6 +148,8 @@ class DataPlane:
                     p.name: settings.inject_routing or _routing_injection_env(p)
                     for p in deployment.predictors
                 },
+                protocol=protocol,
+                tf_executors=tf_executors,
             )
 
     def _executor(
@@ -124,36 +159,33 @@ class DataPlane:
         endpoints: Mapping[str, ComponentEndpoint],
         request_logger: RequestLogger,
         down: DownComponents,
-    ) -> PredictorExecutor:
+    ) -> PredictorExecutor | TfPredictorExecutor:
+        """The predictor's walk in its deployment's protocol, its calls bounded by the
+        executor's timeout annotations."""
         default = self._settings.component_timeout_s
         rest_timeout = _annotation_timeout(deployment, predictor, REST_TIMEOUT_ANNOTATION, default)
         grpc_timeout = _annotation_timeout(deployment, predictor, GRPC_TIMEOUT_ANNOTATION, default)
-
-        def client_for(
-            plan: NodePlan, endpoint: ComponentEndpoint, transport: Transport
-        ) -> ComponentClient:
-            if transport == "REST":
-                return RestComponentClient(
-                    plan.node.name,
-                    endpoint,
-                    rest_timeout,
-                    self._settings.connections_per_component,
-                )
-            channel = self._channels.channel(endpoint.grpc_target)
-            return GrpcComponentClient(plan.node.name, channel, grpc_timeout)
-
-        return PredictorExecutor(
-            deployment,
-            predictor,
-            endpoints,
-            client_for,
-            request_logger,
-            self._metrics,
-            down,
-            self._settings.logger_default_url,
-            follow_request_transport=self._settings.component_transport == "follow",
-            rng=random.Random(self._rng.random()),
+        shared = (request_logger, self._metrics, down, self._fan_out)
+        logger_url = self._settings.logger_default_url
+        follow = self._settings.component_transport == "follow"
+        rng = random.Random(self._rng.random())
+        if deployment_protocol(deployment) == TENSORFLOW_PROTOCOL:
+            tf_clients = self._tf_clients or tf_client_factory(
+                self._settings, self._channels, rest_timeout, grpc_timeout
+            )
+            return TfPredictorExecutor(
+                deployment, predictor, endpoints, tf_clients, *shared, logger_url, follow, rng
+            )
+        clients = self._client_factory or seldon_client_factory(
+            self._settings, self._channels, rest_timeout, grpc_timeout
         )
+        return PredictorExecutor(
+            deployment, predictor, endpoints, clients, *shared, logger_url, follow, rng
+        )
+
+    @property
+    def shadows(self) -> ShadowDispatcher:
+        return self._shadows
 
     @property
     def services(self) -> list[DeploymentService]:
@@ -182,7 +214,7 @@ class DataPlane:
     ) -> Payload:
         executor = self._choose(service)
         self._mirror(service, lambda e, c: e.predict(payload, c), ctx)
-        return self._observed(
+        return self.observed(
             executor, label, ctx, lambda: self._answer(service, executor, payload, ctx)
         )
 
@@ -191,13 +223,13 @@ class DataPlane:
     ) -> Payload:
         executor = self._choose(service)
         self._mirror(service, lambda e, c: e.feedback(payload, c), ctx)
-        return self._observed(executor, label, ctx, lambda: executor.feedback(payload, ctx))
+        return self.observed(executor, label, ctx, lambda: executor.feedback(payload, ctx))
 
     def model_metadata(
         self, service: DeploymentService, model: str, ctx: RequestContext, label: str
     ) -> Any:
         executor = self._choose(service)
-        return self._observed(executor, label, ctx, lambda: executor.model_metadata(model, ctx))
+        return self.observed(executor, label, ctx, lambda: executor.model_metadata(model, ctx))
 
     def graph_metadata(
         self, service: DeploymentService, ctx: RequestContext, label: str
@@ -205,12 +237,12 @@ class DataPlane:
         """The graph metadata of the predictor the traffic split picks, as a request through
         the deployment's ingress reaches one predictor's executor."""
         executor = self._choose(service)
-        return self._observed(executor, label, ctx, lambda: executor.graph_metadata(ctx))
+        return self.observed(executor, label, ctx, lambda: executor.graph_metadata(ctx))
 
     def unready(self, service: DeploymentService) -> list[str]:
         """Why the deployment cannot serve now: components reported dead or not answering."""
         problems: list[str] = []
-        for executor in service.executors.values():
+        for executor in service.all_executors:
             try:
                 executor.check_available()
             except Unavailable as error:
@@ -226,15 +258,25 @@ class DataPlane:
 
     def close(self) -> None:
         for service in self._services.values():
-            for executor in service.executors.values():
+            for executor in service.all_executors:
                 executor.close()
+        self._fan_out.close()
         self._channels.close()
 
     def _choose(self, service: DeploymentService) -> PredictorExecutor:
+        if service.protocol != SELDON_PROTOCOL:
+            raise Unimplemented(
+                f"{service.deployment.name} speaks protocol {service.protocol}, not seldon"
+            )
+        return service.executors[self.choose_predictor(service).name]
+
+    @staticmethod
+    def choose_predictor(service: DeploymentService) -> Predictor:
+        """The predictor the traffic split sends this request to."""
         predictor = service.split.choose()
         if predictor is None:
             raise Unavailable(f"{service.deployment.name} has no predictor taking traffic")
-        return service.executors[predictor.name]
+        return predictor
 
     def _mirror(self, service: DeploymentService, call: _ShadowCall, ctx: RequestContext) -> None:
         for shadow in service.split.shadows:
@@ -266,8 +308,8 @@ class DataPlane:
             ctx.puid if self._settings.inject_puid else None,
         )
 
-    def _observed[T](
-        self, executor: PredictorExecutor, label: str, ctx: RequestContext, call: Callable[[], T]
+    def observed(
+        self, executor: GraphExecutor[Any], label: str, ctx: RequestContext, call: Callable[[], T]
     ) -> T:
         """`call`'s answer, its time (and status) observed into the server histogram."""
         started = time.perf_counter()
@@ -282,7 +324,7 @@ class DataPlane:
 
     def _observe(
         self,
-        executor: PredictorExecutor,
+        executor: GraphExecutor[Any],
         label: str,
         transport: Transport,
         error: ServingError | None,
@@ -294,7 +336,7 @@ class DataPlane:
             predictor.name,
             str(predictor.annotations.get("version", "")),
             label,
-            "post" if transport == "REST" else "unary",
+            method_label(transport),
             status_label(error, transport),
         ).observe(time.perf_counter() - started)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from seldon_tfserving.deploy.model import GraphNode, Predictor
-from seldon_tfserving.gateway import builtins
+from seldon_tfserving.gateway import builtin_units
 from seldon_tfserving.gateway.component_client import ComponentMethod
 from seldon_tfserving.gateway.endpoints import endpoint_key
 
@@ -18,7 +18,7 @@ _NOT_PREPACKED = (
     "UNKNOWN_IMPLEMENTATION",
     "SIMPLE_MODEL",
     "SIMPLE_ROUTER",
-    *builtins.BUILTIN_IMPLEMENTATIONS,
+    *builtin_units.BUILTIN_IMPLEMENTATIONS,
 )
 
 
@@ -84,12 +84,12 @@ def plan_node(deployment: str, predictor: Predictor, node: GraphNode) -> NodePla
         output_method=kind == "OUTPUT_TRANSFORMER" or "TRANSFORM_OUTPUT" in methods,
         routes=routes,
         ab_test_ratio=(
-            builtins.ab_test_ratio(node)
-            if not routes and node.implementation == builtins.RANDOM_ABTEST
+            builtin_units.ab_test_ratio(node)
+            if not routes and node.implementation == builtin_units.RANDOM_ABTEST
             else None
         ),
         aggregates=aggregates,
-        averages=not aggregates and node.implementation == builtins.AVERAGE_COMBINER,
+        averages=not aggregates and node.implementation == builtin_units.AVERAGE_COMBINER,
         takes_feedback=kind in ("MODEL", "ROUTER") or "SEND_FEEDBACK" in methods,
         children=tuple(plan_node(deployment, predictor, child) for child in node.children),
         image=(name, version),

@@ -9,17 +9,21 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import empty_pb2, json_format
 from google.protobuf.message import Message
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
-from seldon_tfserving.errors import InternalError, ServingError
+from seldon_tfserving.errors import InternalError, PayloadTooLarge, ServingError
+from seldon_tfserving.gateway.context import SKIP_LOGGING_HEADER, RequestContext, skips_logging
 from seldon_tfserving.gateway.dataplane import DataPlane, DeploymentService
-from seldon_tfserving.gateway.executor import RequestContext
 from seldon_tfserving.gateway.payload import Payload
+from seldon_tfserving.gateway.tf_dataplane import TfDataPlane
+from seldon_tfserving.gateway.tf_grpc_api import add_tf_servicers
+
+M = TypeVar("M", bound=Message)
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +38,9 @@ _NOT_FORWARDED = frozenset({"user-agent", "content-type", "te", "seldon-puid"})
 class SeldonServicer(prediction_pb2_grpc.SeldonServicer):  # type: ignore[misc]
     """Translates gRPC calls to the shared data plane and its errors to gRPC status codes."""
 
-    def __init__(self, dataplane: DataPlane) -> None:
+    def __init__(self, dataplane: DataPlane, max_meta_bytes: int) -> None:
         self._dataplane = dataplane
+        self._max_meta = max_meta_bytes
 
     def Predict(  # noqa: N802 - the gRPC method name
         self, request: prediction_pb2.SeldonMessage, context: grpc.ServicerContext
@@ -118,12 +123,13 @@ class SeldonServicer(prediction_pb2_grpc.SeldonServicer):  # type: ignore[misc]
         }
         ctx = RequestContext(
             puid=puid,
-            transport="GRPC",
+            transport="grpc",
             headers=headers,
-            skip_logging=metadata.get("seldon-skip-logging", "").lower() in ("true", "on", "1"),
+            skip_logging=skips_logging(metadata.get(SKIP_LOGGING_HEADER.lower())),
         )
         try:
             service = self._dataplane.find(metadata.get("seldon"), metadata.get("namespace"))
+            check_meta(request, self._max_meta)
             payload = Payload.from_proto(kind, request)  # type: ignore[arg-type]
             return operation(service, payload, ctx, label)
         except ServingError as error:
@@ -131,7 +137,22 @@ class SeldonServicer(prediction_pb2_grpc.SeldonServicer):  # type: ignore[misc]
             raise AssertionError("abort returns by raising") from error
 
 
-def _metadata_proto[M: Message](document: dict[str, Any], message: M) -> M:
+def check_meta(request: object, max_meta_bytes: int) -> None:
+    """The REST face's bound on `meta`, for a SeldonMessage or each message of a Feedback."""
+    messages = [request]
+    if isinstance(request, prediction_pb2.Feedback):
+        messages = [request.request, request.response, request.truth]
+    for message in messages:
+        meta = getattr(message, "meta", None)
+        size = meta.ByteSize() if meta is not None else 0
+        if size > max_meta_bytes:
+            raise PayloadTooLarge(
+                f"meta of {size} bytes is over the gateway's limit of {max_meta_bytes} bytes "
+                "(max_meta_bytes)"
+            )
+
+
+def _metadata_proto(document: dict[str, Any], message: M) -> M:
     """A REST component's metadata JSON in the gRPC message; what does not fit it (Seldon's
     `custom` holds strings only) is the component's error, not the caller's."""
     try:
@@ -142,9 +163,16 @@ def _metadata_proto[M: Message](document: dict[str, Any], message: M) -> M:
 
 
 def create_grpc_server(
-    dataplane: DataPlane, host: str, port: int, workers: int, max_message_bytes: int
+    dataplane: DataPlane,
+    host: str,
+    port: int,
+    workers: int,
+    max_message_bytes: int,
+    tf_dataplane: TfDataPlane | None = None,
+    max_meta_bytes: int = 64 * 1024,
 ) -> tuple[grpc.Server, int]:
-    """A gRPC server serving `seldon.protos.Seldon`, bound (not started); returns the port."""
+    """A gRPC server serving `seldon.protos.Seldon` (and TF Serving's services when a
+    deployment speaks `protocol: tensorflow`), bound, not started; returns the port."""
     from concurrent.futures import ThreadPoolExecutor
 
     server = grpc.server(
@@ -155,7 +183,11 @@ def create_grpc_server(
             ("grpc.so_reuseport", 0),
         ],
     )
-    prediction_pb2_grpc.add_SeldonServicer_to_server(SeldonServicer(dataplane), server)
+    prediction_pb2_grpc.add_SeldonServicer_to_server(
+        SeldonServicer(dataplane, max_meta_bytes), server
+    )
+    if tf_dataplane is not None:
+        add_tf_servicers(tf_dataplane, server)
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
         raise OSError(f"cannot listen for gRPC on {host}:{port}")

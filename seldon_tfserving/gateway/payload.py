@@ -7,16 +7,16 @@ pays for a conversion, and each conversion happens at most once per payload.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from seldon_core.proto import prediction_pb2
 
-from seldon_tfserving import fast_json
+from seldon_tfserving.codec import fast_json
 from seldon_tfserving.errors import InvalidInput
 from seldon_tfserving.gateway.json_meta import rewrite_meta
+from seldon_tfserving.gateway.message_json import answer_json
 
 PayloadKind = Literal["message", "feedback"]
 
@@ -32,10 +32,15 @@ _PROTO_FOR_KIND: dict[str, type[Message]] = {
 class Payload:
     """One SeldonMessage (or Feedback) in whichever form it arrived."""
 
-    __slots__ = ("kind", "_json", "_parsed", "_proto")
+    __slots__ = ("kind", "_json", "_parsed", "_proto", "_answer")
 
     def __init__(
-        self, kind: PayloadKind, *, json_body: bytes | None = None, proto: Message | None = None
+        self,
+        kind: PayloadKind,
+        *,
+        json_body: bytes | None = None,
+        proto: Message | None = None,
+        answer: bool = False,
     ) -> None:
         if json_body is None and proto is None:
             raise ValueError("a payload needs a JSON body or a proto")
@@ -43,6 +48,8 @@ class Payload:
         self._json = json_body
         self._parsed: Any = None
         self._proto = proto
+        #: a component's gRPC answer: its JSON prints float32 values as the component does
+        self._answer = answer
 
     @classmethod
     def from_json(cls, kind: PayloadKind, body: bytes) -> Payload:
@@ -52,6 +59,13 @@ class Payload:
     def from_proto(cls, kind: PayloadKind, message: Message) -> Payload:
         return cls(kind, proto=message)
 
+    @classmethod
+    def component_answer(cls, message: Message) -> Payload:
+        """A gRPC component's answer: re-encoded for a REST client as the component would
+        print it over REST (float32 values as float32, not as the doubles that carry them);
+        a request is re-encoded as it came, every double exact."""
+        return cls("message", proto=message, answer=True)
+
     @property
     def is_proto(self) -> bool:
         """True when the payload arrived as a proto (it then leaves as one too)."""
@@ -60,7 +74,10 @@ class Payload:
     def json_bytes(self) -> bytes:
         if self._json is None:
             assert self._proto is not None
-            self._json = json_format.MessageToJson(self._proto, indent=None).encode()
+            if self._answer:
+                self._json = answer_json(self._proto)
+            else:
+                self._json = json_format.MessageToJson(self._proto, indent=None).encode()
         return self._json
 
     def as_json(self) -> Any:
@@ -72,8 +89,10 @@ class Payload:
             else:
                 try:
                     self._parsed = fast_json.loads(self._json)
-                except (UnicodeDecodeError, json.JSONDecodeError) as error:
+                except ValueError as error:  # bad JSON or UTF-8, an integer of 4300+ digits
                     raise InvalidInput(f"request body is not valid JSON: {error}") from error
+                except RecursionError:
+                    raise InvalidInput("request body is nested too deeply") from None
         return self._parsed
 
     def as_proto(self) -> Any:
@@ -87,6 +106,8 @@ class Payload:
                 json_format.ParseDict(document, message)
             except json_format.ParseError as error:
                 raise InvalidInput(f"not a Seldon {self.kind}: {error}") from error
+            except RecursionError:
+                raise InvalidInput(f"a Seldon {self.kind} nested too deeply") from None
             self._proto = message
         return self._proto
 

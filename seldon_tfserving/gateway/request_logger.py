@@ -12,7 +12,7 @@ import http.client
 import logging
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import urlsplit
@@ -44,6 +44,10 @@ class LogEvent:
     deployment: str
     namespace: str
     predictor: str
+    #: `Ce-Protocol`: the deployment's `spec.protocol` (seldon or tensorflow)
+    protocol: str = "seldon"
+    #: `Ce-Time`: when the payload was made, not when a worker posts it (posts race)
+    made_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def headers(self, source: str) -> dict[str, str]:
         return {
@@ -52,13 +56,13 @@ class LogEvent:
             "Ce-Id": str(uuid.uuid4()),
             "Ce-Type": CE_TYPES[self.log_type],
             "Ce-Source": source,
-            "Ce-Time": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "Ce-Time": self.made_at.isoformat().replace("+00:00", "Z"),
             "Ce-Modelid": self.model_id,
             "Ce-Requestid": self.request_id,
             "Ce-Inferenceservicename": self.deployment,
             "Ce-Namespace": self.namespace,
             "Ce-Endpoint": self.predictor,
-            "Ce-Protocol": "seldon",
+            "Ce-Protocol": self.protocol,
         }
 
 
@@ -75,10 +79,17 @@ class RequestLogger:
         queue_size: int,
         workers: int,
         timeout_s: float,
+        max_queued_bytes: int = 256 * 1024 * 1024,
     ) -> None:
         #: `Ce-Source`: the gateway's own URL (the Gateway sets it once its port is known)
         self.source = source
         self._timeout = timeout_s
+        #: the queue is bounded in bytes too: 10,000 events of 64 MiB bodies would not fit
+        self._max_queued_bytes = max_queued_bytes
+        self._queued_bytes = 0
+        self._bytes_lock = threading.Lock()
+        self._on_drop = metrics.logger_dropped.inc
+        self.dropped_for_bytes = 0
         self._local = threading.local()
         self._workers: BoundedWorkers[LogEvent] = BoundedWorkers(
             "request-logger",
@@ -93,14 +104,27 @@ class RequestLogger:
 
     @property
     def dropped(self) -> int:
-        return self._workers.dropped
+        return self._workers.dropped + self.dropped_for_bytes
 
     def start(self) -> None:
         self._workers.start()
 
     def log(self, event: LogEvent) -> None:
         """Queue `event`; never blocks, never raises (a full queue drops and counts)."""
+        with self._bytes_lock:
+            if self._queued_bytes + len(event.body) > self._max_queued_bytes:
+                self.dropped_for_bytes += 1
+                self._on_drop()
+                return
+            self._queued_bytes += len(event.body)
+        before = self._workers.dropped
         self._workers.offer(event)
+        if self._workers.dropped != before:
+            self._release(event)
+
+    def _release(self, event: LogEvent) -> None:
+        with self._bytes_lock:
+            self._queued_bytes -= len(event.body)
 
     def stop(self, timeout_s: float = 5.0) -> None:
         self._workers.stop(timeout_s)
@@ -126,6 +150,8 @@ class RequestLogger:
             logger.warning(
                 "request logger: %s not delivered to %s: %s", event.log_type, event.url, error
             )
+        finally:
+            self._release(event)
 
     def _post(self, connections: dict[str, http.client.HTTPConnection], event: LogEvent) -> None:
         parts = urlsplit(event.url)

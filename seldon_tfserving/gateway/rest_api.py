@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from google.protobuf import json_format
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
@@ -27,16 +26,21 @@ from seldon_tfserving.errors import (
     ServingError,
     Unavailable,
 )
-from seldon_tfserving.gateway.component_client import ComponentFailure
+from seldon_tfserving.gateway.context import (
+    PUID_HEADER,
+    SKIP_LOGGING_HEADER,
+    RequestContext,
+    skips_logging,
+)
+from seldon_tfserving.gateway.cors import CorsPolicy
 from seldon_tfserving.gateway.dataplane import DataPlane, DeploymentService
-from seldon_tfserving.gateway.executor import RequestContext
+from seldon_tfserving.gateway.json_meta import meta_size
 from seldon_tfserving.gateway.metrics import GatewayMetrics
-from seldon_tfserving.gateway.payload import JSON_CONTENT_TYPE, Payload
+from seldon_tfserving.gateway.payload import JSON_CONTENT_TYPE, Payload, PayloadKind
+from seldon_tfserving.gateway.wsgi_bridge import REFUSAL_KEY, front_body
 
 logger = logging.getLogger(__name__)
 
-PUID_HEADER = "Seldon-Puid"
-SKIP_LOGGING_HEADER = "Seldon-Skip-Logging"
 #: Request headers that describe this hop only and are not passed on to components.
 _NOT_FORWARDED = frozenset(
     {
@@ -53,17 +57,33 @@ _NOT_FORWARDED = frozenset(
         "seldon-puid",
     }
 )
+#: The same, as environ keys (`HTTP_` and upper case; the environ's own CONTENT_TYPE and
+#: CONTENT_LENGTH never start with `HTTP_`).
+_NOT_FORWARDED_KEYS = frozenset("HTTP_" + name.upper().replace("-", "_") for name in _NOT_FORWARDED)
 _OPERATIONS = ("predictions", "feedback")
-_CORS_ALLOWED_HEADERS = (
-    "Accept, Accept-Encoding, Authorization, Content-Length, Content-Type, X-CSRF-Token"
-)
 _API_VERSIONS = ("v0.1", "v1.0")
+_POST, _GET = frozenset({"POST", "OPTIONS"}), frozenset({"GET", "OPTIONS"})
+#: The methods of each route, as the executor's mux registers them (server.go:158-171); the
+#: gateway's own paths (probes, metrics) take any method, as the executor's do.
+_METHODS: dict[str, frozenset[str]] = {
+    "status": _GET,
+    "graph_metadata": _GET,
+    "metadata": _GET,
+    "api": _POST,
+}
+_SPACE = b" \t\r\n"
+#: An endpoint and its path values, as matched.
+Route = tuple[str, tuple[tuple[str, Any], ...]]
+_MAX_ROUTES = 1024
 
 _URLS = Map(
     [
         Rule("/seldon/<namespace>/<name>/api/<version>/health/status", endpoint="status"),
         Rule("/seldon/<name>/api/<version>/health/status", endpoint="status"),
         Rule("/api/<version>/health/status", endpoint="status"),
+        Rule("/seldon/<namespace>/<name>/api/<version>/status", endpoint="status"),
+        Rule("/seldon/<name>/api/<version>/status", endpoint="status"),
+        Rule("/api/<version>/status", endpoint="status"),
         Rule("/seldon/<namespace>/<name>/api/<version>/metadata", endpoint="graph_metadata"),
         Rule("/seldon/<name>/api/<version>/metadata", endpoint="graph_metadata"),
         Rule("/api/<version>/metadata", endpoint="graph_metadata"),
@@ -82,42 +102,163 @@ _URLS = Map(
 )
 
 
+def forwarded_headers(request: Request) -> dict[str, str]:
+    """The request headers passed on to components (the executor passes them all), named as
+    werkzeug names them; read from the environ at once (werkzeug's header view is a
+    generator over the environ, slow on every request)."""
+    forwarded: dict[str, str] = {}
+    for key, value in request.environ.items():
+        if key.startswith("HTTP_") and key not in _NOT_FORWARDED_KEYS:
+            forwarded[key[5:].replace("_", "-").title()] = value
+    return forwarded
+
+
+class TfFace(Protocol):
+    """TF Serving's face (tf_rest_api.py): its answer, or None for a request not its own."""
+
+    def __call__(self, request: Request) -> Response | None: ...
+
+    def owns(self, request: Request) -> bool: ...
+
+    def error(self, error: ServingError) -> Response: ...
+
+
 def _error_response(error: ServingError) -> Response:
-    if isinstance(error, ComponentFailure):
-        return Response(error.body, error.status, content_type=error.content_type)
-    return Response(
-        json.dumps(error.seldon_json()), error.http_status, content_type=JSON_CONTENT_TYPE
-    )
+    """Seldon's error answer; a component's own error comes back as the component gave it."""
+    body, content_type = error.seldon_body()
+    return Response(body, error.http_status, content_type=content_type)
 
 
-def _true(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("true", "on", "1")
+def request_body(request: Request, max_body_bytes: int) -> bytes:
+    """The request's body: the front's bytes as they are, else read from `wsgi.input` up to
+    `max_body_bytes`; a declared length over it is refused before anything is read."""
+    declared = request.content_length
+    if declared is not None and declared > max_body_bytes:
+        raise PayloadTooLarge(f"request body of {declared} bytes is over {max_body_bytes}")
+    given = front_body(request.environ)
+    if given is not None:
+        return given
+    # werkzeug stops a stream of no declared length at its maximum without a word, so one
+    # byte more is asked for: a body that fills it is over the limit, never cut to fit (a
+    # declared length over the maximum, werkzeug's one refusal, is refused above)
+    request.max_content_length = max_body_bytes + 1
+    body = request.get_data(cache=False)
+    if len(body) > max_body_bytes:
+        raise PayloadTooLarge(f"request body is over {max_body_bytes} bytes")
+    return body
+
+
+def check_message(body: bytes, kind: PayloadKind, max_meta_bytes: int) -> None:
+    """A Seldon message or feedback is a JSON object, and its `meta` is bounded: refused here,
+    before the graph runs (each node would echo a huge `meta.tags` back)."""
+    start = 0
+    while start < len(body) and body[start] in _SPACE:
+        start += 1
+    if body[start : start + 1] != b"{":
+        raise InvalidInput(f"a Seldon {kind} is a JSON object")
+    if len(body) > max_meta_bytes:
+        size = meta_size(body)
+        if size > max_meta_bytes:
+            raise PayloadTooLarge(
+                f"meta of {size} bytes is over the gateway's limit of {max_meta_bytes} bytes "
+                "(max_meta_bytes)"
+            )
 
 
 class RestApi:
     """The WSGI application of the gateway's REST port."""
 
-    def __init__(self, dataplane: DataPlane, metrics: GatewayMetrics, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        dataplane: DataPlane,
+        metrics: GatewayMetrics,
+        max_body_bytes: int,
+        *,
+        cors: CorsPolicy,
+        max_meta_bytes: int,
+        tf_face: TfFace | None = None,
+        readiness: Callable[[], list[str]] | None = None,
+    ) -> None:
         self._dataplane = dataplane
+        #: TF Serving's API for `protocol: tensorflow` deployments (tf_rest_api.py)
+        self._tf_face = tf_face
+        #: what keeps `/ready` at 503 (TF models not yet AVAILABLE)
+        self._readiness = readiness
         self._metrics = metrics
         self._max_body = max_body_bytes
+        self._max_meta = max_meta_bytes
+        # the executor's CORS middleware, off unless origins are named
+        self._cors = cors
+        #: paths already matched (bounded: a client naming endless paths is matched afresh)
+        self._routes: dict[str, Route | None] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
         request.max_content_length = self._max_body
-        response = self._dispatch(request)
+        refusal = environ.get(REFUSAL_KEY)
+        if isinstance(refusal, ServingError):
+            response = self._refusal(request, refusal)
+        else:
+            response = self._dispatch(request)
         return response(environ, start_response)
 
-    def _dispatch(self, request: Request) -> Response:
-        adapter = _URLS.bind_to_environ(request.environ)
+    def _route(self, request: Request) -> Route | None:
+        """The endpoint and path values of the request's path, matched once per path (the
+        match depends on the path alone: no rule names a host or a method)."""
+        path = request.environ.get("PATH_INFO", "")
+        if path in self._routes:
+            return self._routes[path]
         try:
-            endpoint, values = adapter.match()
+            endpoint, values = _URLS.bind_to_environ(request.environ).match()
+            route: Route | None = (endpoint, tuple(values.items()))
         except HTTPException:
+            route = None
+        if len(self._routes) < _MAX_ROUTES:
+            self._routes[path] = route
+        return route
+
+    def _refusal(self, request: Request, error: ServingError) -> Response:
+        """A request the door refused (framing, size, time): in the shape of its protocol."""
+        if self._tf_face is not None and self._tf_face.owns(request):
+            response = self._tf_face.error(error)
+        else:
+            response = _error_response(error)
+        response.headers["Connection"] = "close"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers.update(self._cors.headers(request.headers.get("Origin")))
+        return response
+
+    def _dispatch(self, request: Request) -> Response:
+        if self._tf_face is not None:
+            answer = self._tf_face(request)
+            if answer is not None:
+                return answer
+        route = self._route(request)
+        if route is None:
             return _error_response(NotFound(f"no such path: {request.path}"))
+        endpoint, values = route[0], dict(route[1])
         if endpoint == "metrics":
             return Response(self._metrics.exposition(), content_type="text/plain; version=0.0.4")
+        if endpoint == "ready" and self._readiness is not None:
+            problems = self._readiness()
+            if problems:
+                return Response("; ".join(problems), 503, content_type="text/plain")
         if endpoint in ("ready", "live"):
             return Response("ok", content_type="text/plain")
+        if endpoint == "api" and (
+            values["version"] not in _API_VERSIONS or values["operation"] not in _OPERATIONS
+        ):
+            return _error_response(NotFound(f"no such path: {request.path}"))
+        methods = _METHODS[endpoint]
+        if request.method not in methods:
+            return Response(b"", 405)  # mux's answer: no body, no middleware headers
+        if request.method == "OPTIONS":
+            response = Response("", 200)  # a CORS preflight: the executor answers it itself
+            response.headers.update(
+                self._cors.preflight_headers(request.headers.get("Origin"), methods)
+            )
+            response.headers["X-Content-Type-Options"] = "nosniff"
+            return response
         if endpoint == "status":
             return self._status(request, values)
         if endpoint == "metadata":
@@ -129,7 +270,7 @@ class RestApi:
         return self._api(request, values)
 
     def _metadata(self, request: Request, values: Mapping[str, Any], puid: str) -> Response:
-        ctx = RequestContext(puid=puid, transport="REST", headers=self._forwarded(request))
+        ctx = RequestContext(puid=puid, transport="rest", headers=self._forwarded(request))
         service = self._find(request, values)
         document = self._dataplane.model_metadata(service, values["model"], ctx, "metadata")
         if not isinstance(document, dict | list):
@@ -139,7 +280,7 @@ class RestApi:
     def _graph_metadata(self, request: Request, values: Mapping[str, Any], puid: str) -> Response:
         if values["version"] != "v1.0":
             raise NotFound(f"no such path: {request.path}")
-        ctx = RequestContext(puid=puid, transport="REST", headers=self._forwarded(request))
+        ctx = RequestContext(puid=puid, transport="rest", headers=self._forwarded(request))
         document = self._dataplane.graph_metadata(self._find(request, values), ctx, "metadata")
         return Response(json.dumps(document), 200, content_type=JSON_CONTENT_TYPE)
 
@@ -152,17 +293,17 @@ class RestApi:
         except ServingError as error:
             return _error_response(error)
         if problems:
-            return _error_response(Unavailable("; ".join(problems)))
-        return Response("", 200)
+            return self._cors_answer(request, _error_response(Unavailable("; ".join(problems))))
+        return self._cors_answer(request, Response("", 200))
+
+    def _cors_answer(self, request: Request, response: Response) -> Response:
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers.update(self._cors.headers(request.headers.get("Origin")))
+        return response
 
     @staticmethod
     def _forwarded(request: Request) -> dict[str, str]:
-        """The request headers passed on to components (the executor passes them all)."""
-        return {
-            key: value
-            for key, value in request.headers.items()
-            if key.lower() not in _NOT_FORWARDED
-        }
+        return forwarded_headers(request)
 
     def _find(self, request: Request, values: Mapping[str, Any]) -> DeploymentService:
         name = values.get("name") or request.headers.get("seldon")
@@ -183,40 +324,24 @@ class RestApi:
                 # the unread body must not be taken for the next request on this connection
                 response.headers["Connection"] = "close"
         response.headers[PUID_HEADER] = puid
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        # the executor's CORS middleware
-        response.headers["Access-Control-Allow-Origin"] = os.environ.get(
-            "CORS_ALLOWED_ORIGINS", "*"
-        )
-        response.headers["Access-Control-Allow-Headers"] = os.environ.get(
-            "CORS_ALLOWED_HEADERS", _CORS_ALLOWED_HEADERS
-        )
-        return response
+        return self._cors_answer(request, response)
 
     def _serve(self, request: Request, values: Mapping[str, Any], puid: str) -> Response:
-        version, operation = values["version"], values["operation"]
-        if version not in _API_VERSIONS or operation not in _OPERATIONS:
-            raise NotFound(f"no such path: {request.path}")
-        if request.method == "OPTIONS":
-            return Response("", 200)  # a CORS preflight
-        if request.method != "POST":
-            raise InvalidInput(f"{request.path} takes POST, not {request.method}")
+        operation = values["operation"]
+        self._cors.check_state_change(
+            request.headers.get("Origin"), request.headers.get("Content-Type")
+        )
         service = self._find(request, values)
-        if request.content_length is not None and request.content_length > self._max_body:
-            raise PayloadTooLarge(
-                f"request body of {request.content_length} bytes is over {self._max_body}"
-            )
-        try:
-            body = request.get_data(cache=False)
-        except RequestEntityTooLarge:
-            raise PayloadTooLarge(f"request body is over {self._max_body} bytes") from None
-        if not body.strip():
+        body = request_body(request, self._max_body)
+        if not body or body.isspace():  # (strip would copy the whole body)
             raise InvalidInput("empty request body: expected a Seldon JSON message")
+        kind: PayloadKind = "message" if operation == "predictions" else "feedback"
+        check_message(body, kind, self._max_meta)
         ctx = RequestContext(
             puid=puid,
-            transport="REST",
+            transport="rest",
             headers=self._forwarded(request),
-            skip_logging=_true(request.headers.get(SKIP_LOGGING_HEADER)),
+            skip_logging=skips_logging(request.headers.get(SKIP_LOGGING_HEADER)),
         )
         if operation == "predictions":
             result = self._dataplane.predict(

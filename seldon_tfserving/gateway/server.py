@@ -1,134 +1,46 @@
 """The local gateway: Seldon's external REST and gRPC API over the graphs the runner started.
 
 REST and gRPC both answer on the HTTP port, as Istio and Ambassador answer both on one port
-(SeldonClient uses one `gateway_endpoint` for both transports): a connection that opens with
-the HTTP/2 preface is passed through to the gRPC server, which also listens on its own port.
+(SeldonClient uses one `gateway_endpoint` for both transports): the HTTP front (http_front.py,
+an event loop with bounded workers) passes a connection that opens with the HTTP/2 preface
+through to the gRPC server, which also listens on its own port. `stop` is the graceful stop.
 """
 
 from __future__ import annotations
 
 import logging
-import selectors
-import socket
 import threading
+import time
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import grpc
-from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 from seldon_tfserving.deploy.model import SeldonDeployment
+from seldon_tfserving.gateway.cors import CorsPolicy
 from seldon_tfserving.gateway.dataplane import DataPlane
-from seldon_tfserving.gateway.endpoints import ComponentEndpoint
-from seldon_tfserving.gateway.executor import DownComponents
+from seldon_tfserving.gateway.endpoints import ComponentEndpoint, ServerAddress
+from seldon_tfserving.gateway.executor import ClientFactory
+from seldon_tfserving.gateway.front_limits import FrontLimits
 from seldon_tfserving.gateway.grpc_api import create_grpc_server
+from seldon_tfserving.gateway.http_front import HttpFront
+from seldon_tfserving.gateway.liveness import DownComponents
 from seldon_tfserving.gateway.metrics import GatewayMetrics
+from seldon_tfserving.gateway.protocols import TENSORFLOW_PROTOCOL
 from seldon_tfserving.gateway.request_logger import RequestLogger
 from seldon_tfserving.gateway.rest_api import RestApi
+from seldon_tfserving.gateway.routing_memory import RoutingMemory
 from seldon_tfserving.gateway.settings import GatewaySettings
+from seldon_tfserving.gateway.tf_calls import TfClientFactory
+from seldon_tfserving.gateway.tf_dataplane import TfDataPlane
+from seldon_tfserving.gateway.tf_rest_api import TfRestApi
 from seldon_tfserving.gateway.traffic import ShadowDispatcher
 
 logger = logging.getLogger(__name__)
 
-#: Every HTTP/2 connection (so every gRPC call) opens with this preface; no HTTP/1 method does.
-HTTP2_PREFACE_START = b"PRI"
-_SNIFF_TIMEOUT_S = 10.0
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """Keep-alive HTTP/1.1, without a log line per request (errors are still logged)."""
-
-    protocol_version = "HTTP/1.1"
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return None
-
-
-class _SharedPortServer(ThreadedWSGIServer):
-    """Threaded WSGI server that hands HTTP/2 connections to the gRPC port instead."""
-
-    grpc_address: tuple[str, int] = ("127.0.0.1", 0)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._tunnels: set[socket.socket] = set()
-        self._tunnels_lock = threading.Lock()
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            request.settimeout(_SNIFF_TIMEOUT_S)
-            start = request.recv(len(HTTP2_PREFACE_START), socket.MSG_PEEK | socket.MSG_WAITALL)
-            request.settimeout(None)
-        except OSError:
-            self.shutdown_request(request)
-            return
-        if start == HTTP2_PREFACE_START:
-            try:
-                self._tunnel(request)
-            finally:
-                self.shutdown_request(request)
-            return
-        super().process_request_thread(request, client_address)
-
-    def _tunnel(self, client: socket.socket) -> None:
-        try:
-            upstream = socket.create_connection(self.grpc_address, timeout=5)
-        except OSError as error:
-            logger.warning("gRPC on the HTTP port: cannot reach the gRPC server: %s", error)
-            return
-        upstream.settimeout(None)
-        upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self._tunnels_lock:
-            self._tunnels.update((client, upstream))
-        try:
-            _pump(client, upstream)
-        finally:
-            with self._tunnels_lock:
-                self._tunnels.difference_update((client, upstream))
-            upstream.close()
-
-    def close_tunnels(self) -> None:
-        with self._tunnels_lock:
-            tunnels = list(self._tunnels)
-        for sock in tunnels:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-
-def _pump(a: socket.socket, b: socket.socket) -> None:
-    """Copy bytes both ways until both directions are closed."""
-    peers = {a: b, b: a}
-    open_reads = {a, b}
-    with selectors.DefaultSelector() as selector:
-        for sock in open_reads:
-            selector.register(sock, selectors.EVENT_READ)
-        while open_reads:
-            for key, _ in selector.select():
-                source: socket.socket = key.fileobj  # type: ignore[assignment]
-                try:
-                    data = source.recv(65536)
-                except OSError:
-                    data = b""
-                target = peers[source]
-                if data:
-                    try:
-                        target.sendall(data)
-                        continue
-                    except OSError:
-                        return
-                selector.unregister(source)
-                open_reads.discard(source)
-                try:
-                    target.shutdown(socket.SHUT_WR)
-                except OSError:
-                    return
-
 
 class Gateway:
-    """Serves every given SeldonDeployment on a REST port (REST and gRPC) and a gRPC port."""
+    """Serves every given SeldonDeployment on a REST port (REST and gRPC) and a gRPC port;
+    `client_factory` replaces the REST and gRPC component clients (see `DataPlane`)."""
 
     def __init__(
         self,
@@ -139,8 +51,10 @@ class Gateway:
         http_port: int = 8003,
         grpc_port: int = 5001,
         settings: GatewaySettings | None = None,
+        tf_clients: TfClientFactory | None = None,
+        client_factory: ClientFactory | None = None,
     ) -> None:
-        self.settings = settings or GatewaySettings()
+        self.settings = settings or GatewaySettings.from_environment()
         self.host = host
         self.metrics = GatewayMetrics()
         self._down = DownComponents()
@@ -150,6 +64,7 @@ class Gateway:
             queue_size=self.settings.logger_queue_size,
             workers=self.settings.logger_workers,
             timeout_s=self.settings.logger_timeout_s,
+            max_queued_bytes=self.settings.logger_queue_bytes,
         )
         self.shadows = ShadowDispatcher(
             self.metrics, self.settings.shadow_queue_size, self.settings.shadow_workers
@@ -162,21 +77,36 @@ class Gateway:
             self.request_logger,
             self.shadows,
             self._down,
+            tf_clients=tf_clients,
+            client_factory=client_factory,
+        )
+        #: TF Serving's API for the deployments with `spec.protocol: tensorflow`
+        self.tf_dataplane = TfDataPlane(
+            self.dataplane, RoutingMemory(self.settings.routing_memory_size)
+        )
+        self._speaks_tf = any(
+            service.protocol == TENSORFLOW_PROTOCOL for service in self.dataplane.services
         )
         self._requested_ports = (http_port, grpc_port)
         self._grpc_server: grpc.Server | None = None
-        self._http_server: _SharedPortServer | None = None
-        self._http_thread: threading.Thread | None = None
+        self._http_server: HttpFront | None = None
+        #: set at the start of `stop`: readiness fails from then on
+        self.stopping = threading.Event()
         self.http_port = http_port
         self.grpc_port = grpc_port
 
     @property
+    def address(self) -> ServerAddress:
+        """Where the gateway listens (its bound ports once started)."""
+        return ServerAddress(self.host, self.http_port, self.grpc_port)
+
+    @property
     def http_url(self) -> str:
-        return f"http://{self.host}:{self.http_port}"
+        return self.address.http_url
 
     @property
     def grpc_target(self) -> str:
-        return f"{self.host}:{self.grpc_port}"
+        return self.address.grpc_target
 
     def start(self) -> None:
         """Listen on both ports and serve in background threads; returns once listening."""
@@ -191,45 +121,82 @@ class Gateway:
             grpc_port,
             self.settings.grpc_workers,
             self.settings.grpc_max_message_bytes,
+            tf_dataplane=self.tf_dataplane if self._speaks_tf else None,
+            max_meta_bytes=self.settings.max_meta_bytes,
         )
         self._grpc_server.start()
-        app = RestApi(self.dataplane, self.metrics, self.settings.max_body_bytes)
+        cors = CorsPolicy(self.settings.cors_allowed_origins, self.settings.cors_allowed_headers)
+        tf_face = TfRestApi(self.tf_dataplane, self.settings.max_body_bytes, cors)
+        app = RestApi(
+            self.dataplane,
+            self.metrics,
+            self.settings.max_body_bytes,
+            cors=cors,
+            max_meta_bytes=self.settings.max_meta_bytes,
+            tf_face=tf_face if self._speaks_tf else None,
+            readiness=self._unready,
+        )
         try:
-            server = _SharedPortServer(self.host, http_port, app, handler=_QuietHandler)
+            server = HttpFront(
+                self.host,
+                http_port,
+                app,
+                self._front_limits(),
+                grpc_address=(
+                    "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host,
+                    self.grpc_port,
+                ),
+            )
         except OSError:
             self._grpc_server.stop(grace=None)
             self._grpc_server = None
             raise
-        server.grpc_address = (
-            "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host,
-            self.grpc_port,
-        )
         self._http_server = server
-        self.http_port = server.server_address[1]
+        self.http_port = server.address[1]
         self.request_logger.source = f"http://{self.settings.hostname}:{self.http_port}/"
-        self._http_thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.2},
-            name="gateway-http",
-            daemon=True,
-        )
-        self._http_thread.start()
+        server.start()
         logger.info("gateway listening: REST+gRPC %s, gRPC %s", self.http_url, self.grpc_target)
 
+    def _front_limits(self) -> FrontLimits:
+        settings = self.settings
+        return FrontLimits(
+            max_connections=settings.max_connections,
+            workers=settings.http_workers,
+            header_timeout_s=settings.header_timeout_s,
+            body_timeout_s=settings.body_timeout_s,
+            keepalive_timeout_s=settings.keepalive_timeout_s,
+            max_header_bytes=settings.max_header_bytes,
+            max_body_bytes=settings.max_body_bytes,
+        )
+
+    def _unready(self) -> list[str]:
+        """What keeps `/ready` at 503: the stop under way, TF models not yet AVAILABLE."""
+        if self.stopping.is_set():
+            return ["the gateway is stopping"]
+        return self.tf_dataplane.unready() if self._speaks_tf else []
+
     def stop(self) -> None:
+        """The graceful stop: readiness fails at once, no new connection is taken, requests
+        in flight (REST and gRPC) are answered, then everything closes; all within
+        `drain_timeout_s` (SIGTERM's handler calls this, and exits 0 once it returns)."""
+        self.stopping.set()
+        deadline = time.monotonic() + self.settings.drain_timeout_s
+        grpc_stopped: threading.Event | None = None
         if self._http_server is not None:
-            self._http_server.shutdown()
-            self._http_server.close_tunnels()
-            self._http_server.server_close()
-            self._http_server = None
-        if self._http_thread is not None:
-            self._http_thread.join(timeout=5)
-            self._http_thread = None
+            self._http_server.drain()
         if self._grpc_server is not None:
-            self._grpc_server.stop(grace=1).wait(timeout=5)
-            self._grpc_server = None
-        self.shadows.stop()
-        self.request_logger.stop()
+            grpc_stopped = self._grpc_server.stop(grace=self.settings.drain_timeout_s)
+        if self._http_server is not None:
+            self._http_server.wait_drained(deadline)
+            if grpc_stopped is not None:
+                grpc_stopped.wait(timeout=max(0.0, deadline - time.monotonic()))
+            self._http_server.close()
+            self._http_server = None
+        elif grpc_stopped is not None:
+            grpc_stopped.wait(timeout=max(0.0, deadline - time.monotonic()))
+        self._grpc_server = None
+        self.shadows.stop(timeout_s=1.0)
+        self.request_logger.stop(timeout_s=1.0)
         self.dataplane.close()
 
     def mark_down(self, key: str, reason: str) -> None:

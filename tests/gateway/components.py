@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from seldon_tfserving.component import SeldonComponent
 from seldon_tfserving.errors import InvalidInput
+from seldon_tfserving.microservice.component import SeldonComponent
 
 _lock = threading.Lock()
 

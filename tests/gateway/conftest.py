@@ -1,9 +1,10 @@
-"""The gateway's test bed: real `seldon-core-microservice` components and an in-process
-Gateway on free ports, serving the A/B, bandit, ensemble, canary, shadow and chain graphs."""
+"""The gateway's test bed: an in-process Gateway on free ports serving the A/B, bandit,
+ensemble, canary, shadow and chain graphs, over real `seldon-core-microservice` components
+or over their recorded in-process twins (`recorded_components.py`)."""
 
 from __future__ import annotations
 
-import threading
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +17,18 @@ from seldon_tfserving.deploy.model import SeldonDeployment, parse_deployment
 from seldon_tfserving.gateway.endpoints import ComponentEndpoint, endpoint_key
 from seldon_tfserving.gateway.server import Gateway
 from seldon_tfserving.gateway.settings import GatewaySettings
+from seldon_tfserving.runner.child import stop_together
+from tests.gateway.in_process import recorded_gateway
+from tests.gateway.recorded_components import RecordedComponents, UnitFactory
+from tests.gateway.scripted_units import TWINS
 from tests.gateway.sink import CloudEventSink
-from tests.servers import PROJECT_ROOT, Microservice, free_port, start_microservice
+from tests.servers import (
+    PROJECT_ROOT,
+    Microservice,
+    free_port,
+    start_microservice,
+    wait_until_ready,
+)
 
 NAMESPACE = "seldon"
 COMPONENTS = "tests.gateway.components"
@@ -25,10 +36,25 @@ COMPONENTS = "tests.gateway.components"
 
 @dataclass(frozen=True)
 class ComponentSpec:
+    """One component process: a class of `tests.gateway.components` (or a dotted class of
+    ours), its service type and parameters, and whether it is given a state file."""
+
     interface: str
     service_type: str
     parameters: tuple[tuple[str, str, str], ...] = ()
     state: bool = False
+    #: the parameter naming the state file (our own routers call it `state_path`)
+    state_parameter: str = "state_file"
+    #: the graph node it serves (its PREDICTIVE_UNIT_ID), when not the one it is started as
+    serves: str | None = None
+
+    @property
+    def class_path(self) -> str:
+        return self.interface if "." in self.interface else f"{COMPONENTS}.{self.interface}"
+
+    @property
+    def image(self) -> str:
+        return f"tests/{self.interface.rsplit('.', 1)[-1].lower()}:0.1"
 
 
 #: One process per node name; graphs reuse them (the endpoint map may repeat an address).
@@ -40,12 +66,31 @@ COMPONENT_SPECS = {
     "tag-router": ComponentSpec("TagRouter", "ROUTER"),
     "transformer": ComponentSpec("AddTransformer", "TRANSFORMER", (("offset", "FLOAT", "1"),)),
     "output": ComponentSpec("NegateOutputTransformer", "TRANSFORMER"),
-    "shadow-model": ComponentSpec("ScaleModel", "MODEL", (("factor", "FLOAT", "100"),), state=True),
+}
+
+
+#: Nodes whose component only ever runs as its in-process twin: the graphs that use them
+#: (`tagged`) are served by the in-process gateway alone.
+IN_PROCESS_ONLY = frozenset({"tag-router"})
+
+#: Started with the others, for tests that build graphs of their own around them.
+STANDALONE_SPECS = {
+    "thompson": ComponentSpec(
+        "seldon_tfserving.ThompsonSamplingRouter",
+        "ROUTER",
+        (("n_branches", "INT", "2"), ("seed", "INT", "7")),
+        state=True,
+        state_parameter="state_path",
+    ),
+    # model-a's kind of process, for test_failures.py to kill
+    "victim": ComponentSpec(
+        "ScaleModel", "MODEL", (("factor", "FLOAT", "1"),), state=True, serves="model-a"
+    ),
 }
 
 
 def image_of(node: str) -> str:
-    return f"tests/{COMPONENT_SPECS[node].interface.lower()}:0.1"
+    return {**COMPONENT_SPECS, **STANDALONE_SPECS}[node].image
 
 
 @dataclass
@@ -66,15 +111,17 @@ def start_component(
 ) -> Microservice:
     parameters = [{"name": n, "type": t, "value": v} for n, t, v in spec.parameters]
     if spec.state:
-        parameters.append({"name": "state_file", "type": "STRING", "value": str(state_file)})
+        parameters.append(
+            {"name": spec.state_parameter, "type": "STRING", "value": str(state_file)}
+        )
     return start_microservice(
         log_dir,
-        f"{COMPONENTS}.{spec.interface}",
+        spec.class_path,
         service_type=spec.service_type,
         parameters=parameters,
         env={
-            "PREDICTIVE_UNIT_ID": node,
-            "PREDICTIVE_UNIT_IMAGE": image_of(node),
+            "PREDICTIVE_UNIT_ID": spec.serves or node,
+            "PREDICTIVE_UNIT_IMAGE": spec.image,
             # site-packages holds a `tests` package of its own: ours must come first
             "PYTHONPATH": str(PROJECT_ROOT),
         },
@@ -84,21 +131,17 @@ def start_component(
 
 @pytest.fixture(scope="session")
 def components(log_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Components]:
-    """Every test component, started together (they take seconds each to import)."""
+    """Every test component, the standalone ones too, started together (they take seconds
+    each to import, and as long again to stop); one that loses a free port to another
+    process before binding it is moved by the launcher."""
     state_dir = tmp_path_factory.mktemp("component-state")
     started = {
         node: start_component(log_dir, node, spec, state_dir / f"{node}.jsonl", wait=False)
-        for node, spec in COMPONENT_SPECS.items()
+        for node, spec in {**COMPONENT_SPECS, **STANDALONE_SPECS}.items()
+        if node not in IN_PROCESS_ONLY
     }
     try:
-        for name, service in list(started.items()):
-            try:
-                _wait_ready(service)
-            except RuntimeError:
-                # it exited: on a busy machine another process may have taken its free port
-                # between our choosing and its binding; once more, on new ports
-                spec = COMPONENT_SPECS[name]
-                started[name] = start_component(log_dir, name, spec, state_dir / f"{name}.jsonl")
+        wait_until_ready(*started.values(), timeout_s=180)
         yield Components(started, state_dir)
     finally:
         stop_all(list(started.values()))
@@ -106,25 +149,7 @@ def components(log_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 def stop_all(services: list[Microservice]) -> None:
     """Stop every process at once (each takes seconds to drain)."""
-    stoppers = [threading.Thread(target=s.server.stop) for s in services]
-    for stopper in stoppers:
-        stopper.start()
-    for stopper in stoppers:
-        stopper.join(timeout=60)
-
-
-def _wait_ready(service: Microservice) -> None:
-    import requests
-
-    from tests.servers import port_open
-
-    service.server.wait_until(
-        lambda: (
-            port_open(service.grpc_port)
-            and requests.get(f"{service.http_url}/health/ping", timeout=2).ok
-        ),
-        timeout_s=180,
-    )
+    stop_together([service.server for service in services])
 
 
 def node(
@@ -211,7 +236,8 @@ def graph_documents(sink_url: str) -> list[dict[str, Any]]:
             "shadowed",
             [
                 {"name": "main", "traffic": 100, "graph": node("model-a", "MODEL")},
-                {"name": "shadow", "shadow": True, "graph": node("shadow-model", "MODEL")},
+                # the shadow is model-b's process: its answer (ten times) is never the reply
+                {"name": "shadow", "shadow": True, "graph": node("model-b", "MODEL")},
             ],
         ),
         deployment(
@@ -263,8 +289,23 @@ def sink() -> Iterator[CloudEventSink]:
 
 
 @pytest.fixture(scope="session")
-def deployments(sink: CloudEventSink) -> list[SeldonDeployment]:
+def recorded_deployments(sink: CloudEventSink) -> list[SeldonDeployment]:
+    """Every graph under test, as the in-process gateway serves them."""
     return [parse_deployment(doc) for doc in graph_documents(sink.url)]
+
+
+@pytest.fixture(scope="session")
+def deployments(recorded_deployments: list[SeldonDeployment]) -> list[SeldonDeployment]:
+    """The graphs the gateway serves over real components: those with a process per node."""
+    return [
+        sdep
+        for sdep in recorded_deployments
+        if not any(
+            graph_node.name in IN_PROCESS_ONLY
+            for predictor in sdep.predictors
+            for graph_node in predictor.graph.walk()
+        )
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -294,3 +335,83 @@ def seldon_client(
         transport=transport,
         **options,
     )
+
+
+# -- the same graphs over recorded components, in process ------------------------------------
+
+
+def twin_units() -> dict[str, UnitFactory]:
+    """Every test component's in-process twin, by node name, with the same parameters."""
+    return {
+        node: functools.partial(TWINS[spec.interface], **{n: v for n, _, v in spec.parameters})
+        for node, spec in COMPONENT_SPECS.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def recorded_components() -> RecordedComponents:
+    return RecordedComponents(twin_units())
+
+
+@pytest.fixture
+def recorded(recorded_components: RecordedComponents) -> RecordedComponents:
+    """The in-process components, fresh for each test: no call recorded, nothing learned."""
+    recorded_components.reset(twin_units())
+    return recorded_components
+
+
+@pytest.fixture(scope="module")
+def in_process_gateway(
+    recorded_components: RecordedComponents, recorded_deployments: list[SeldonDeployment]
+) -> Iterator[Gateway]:
+    """The gateway under test, serving the same graphs, its components recorded twins."""
+    with recorded_gateway(recorded_deployments, recorded_components) as gateway:
+        yield gateway
+
+
+#: The door's bounds in the tests that probe them: small, so that every timeout is seconds.
+DOOR_SETTINGS = GatewaySettings(
+    component_timeout_s=20,
+    header_timeout_s=1.0,
+    body_timeout_s=2.0,
+    keepalive_timeout_s=3.0,
+    max_body_bytes=64 * 1024,
+    max_meta_bytes=4 * 1024,
+    max_connections=700,
+    http_workers=8,
+)
+#: The TF-protocol deployment beside the Seldon ones at the door (its node is a fake).
+TF_DOOR_DEPLOYMENT = "tf-door"
+
+
+@pytest.fixture(scope="session")
+def door_gateway(components: Components, deployments: list[SeldonDeployment]) -> Iterator[Gateway]:
+    """A gateway with DOOR_SETTINGS over the real components, plus a TF-protocol deployment
+    whose node is tf_fakes.py's, so that each refusal is seen in both protocols' shape."""
+    from tests.gateway.tf_fakes import FakeComponents
+
+    tf_doc = {
+        "apiVersion": "machinelearning.seldon.io/v1",
+        "kind": "SeldonDeployment",
+        "metadata": {"name": TF_DOOR_DEPLOYMENT, "namespace": NAMESPACE},
+        "spec": {
+            "protocol": "tensorflow",
+            "predictors": [{"name": "default", "graph": {"name": "model-b", "type": "MODEL"}}],
+        },
+    }
+    every = [*deployments, parse_deployment(tf_doc)]
+    endpoints = endpoints_for(deployments, components)
+    endpoints[endpoint_key(TF_DOOR_DEPLOYMENT, "default", "model-b")] = ComponentEndpoint(
+        "127.0.0.1", 1, 2
+    )
+    server = Gateway(
+        every,
+        endpoints,
+        http_port=free_port(),
+        grpc_port=free_port(),
+        settings=DOOR_SETTINGS,
+        tf_clients=FakeComponents().factory,
+    )
+    server.start()
+    yield server
+    server.stop()

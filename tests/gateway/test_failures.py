@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import numpy as np
@@ -19,22 +18,18 @@ from seldon_tfserving.deploy.model import parse_deployment
 from seldon_tfserving.gateway.endpoints import ComponentEndpoint, endpoint_key
 from seldon_tfserving.gateway.server import Gateway
 from tests.gateway.conftest import (
-    COMPONENT_SPECS,
     NAMESPACE,
     Components,
     deployment,
     node,
-    start_component,
-    stop_all,
 )
 from tests.servers import Microservice, free_port
 
 
 @pytest.fixture
-def victim(log_dir: Path, tmp_path: Path) -> Iterator[Microservice]:
-    service = start_component(log_dir, "model-a", COMPONENT_SPECS["model-a"], tmp_path / "v")
-    yield service
-    stop_all([service])
+def victim(components: Components) -> Microservice:
+    """A process serving model-a, of its own, for the test to kill (started with the rest)."""
+    return components.services["victim"]
 
 
 def _gateway(model_a: ComponentEndpoint, model_b: ComponentEndpoint) -> Gateway:

@@ -3,8 +3,6 @@ that chose, and to the model it chose, and changes what the router does next."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,14 +15,12 @@ from seldon_tfserving.gateway.endpoints import ComponentEndpoint, endpoint_key
 from seldon_tfserving.gateway.server import Gateway
 from tests.gateway.components import read_events
 from tests.gateway.conftest import (
-    NAMESPACE,
     Components,
     deployment,
     node,
     seldon_client,
-    stop_all,
 )
-from tests.servers import Microservice, free_port, start_microservice
+from tests.servers import Microservice, free_port
 
 CLIENTS = [
     pytest.param("istio", "rest", id="istio-rest"),
@@ -71,41 +67,13 @@ def test_bandit_feedback_reaches_the_router_and_the_chosen_model_and_changes_the
     assert next_route == 1 - route
 
 
-def test_feedback_without_routing_goes_to_every_child(
-    gateway: Gateway, components: Components
-) -> None:
-    """No `meta.routing` in the response: the executor sends feedback to all children."""
-    reward = float(np.random.default_rng().integers(10_000, 20_000))
-    body = {"request": {"data": {"ndarray": [[1.0]]}}, "response": {"meta": {}}, "reward": reward}
-    reply = requests.post(
-        f"{gateway.http_url}/seldon/{NAMESPACE}/ensemble/api/v1.0/feedback", json=body, timeout=20
-    )
-    assert reply.status_code == 200, reply.text
-    for model in ("model-a", "model-b"):
-        assert any(e.get("reward") == reward for e in read_events(components.state_file(model)))
-
-
 # -- our real routers behind the gateway ------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def thompson_router(
-    log_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Microservice]:
-    state = tmp_path_factory.mktemp("thompson") / "state.json"
-    service = start_microservice(
-        log_dir,
-        "seldon_tfserving.ThompsonSamplingRouter",
-        service_type="ROUTER",
-        parameters=[
-            {"name": "n_branches", "type": "INT", "value": "2"},
-            {"name": "seed", "type": "INT", "value": "7"},
-            {"name": "state_path", "type": "STRING", "value": str(state)},
-        ],
-        env={"PREDICTIVE_UNIT_ID": "thompson"},
-    )
-    yield service
-    stop_all([service])
+@pytest.fixture
+def thompson_router(components: Components) -> Microservice:
+    """Our ThompsonSamplingRouter (seed 7, state_path set), started with the components."""
+    return components.services["thompson"]
 
 
 def test_thompson_sampling_router_learns_from_feedback_through_the_gateway(

@@ -42,33 +42,6 @@ def own_metadata(components: Components, node_name: str) -> dict[str, Any]:
     return {key: value for key, value in reply.json().items() if value}
 
 
-@pytest.mark.parametrize(
-    ("name", "takes_from", "gives_from"),
-    [
-        pytest.param("chain", "transformer", "output", id="transformer-output_transformer-model"),
-        pytest.param("chained", "model-b", "model-a", id="model-model"),
-        pytest.param("ensemble", "model-a", "combiner", id="combiner"),
-        pytest.param("bandit", "model-a", "model-a", id="router"),
-        pytest.param("ab-test", "model-a", "model-a", id="builtin-ab-test"),
-        pytest.param("average", "model-a", "model-a", id="builtin-average-combiner"),
-        pytest.param("logged", "model-a", "model-a", id="single-model"),
-    ],
-)
-def test_the_graph_takes_and_gives_what_seldons_executor_says(
-    gateway: Gateway, name: str, takes_from: str, gives_from: str
-) -> None:
-    reply = rest_graph_metadata(gateway, name)
-    assert reply.status_code == 200, reply.text
-    document = reply.json()
-    assert document["name"] == "default"
-    assert document["graphinputs"] == ends(takes_from)[0]
-    if name == "average":
-        # the gateway averages itself: AVERAGE_COMBINER declares no outputs of its own
-        assert document["graphoutputs"] is None
-    else:
-        assert document["graphoutputs"] == ends(gives_from)[1]
-
-
 def test_every_node_is_listed_with_its_components_own_metadata(
     gateway: Gateway, components: Components
 ) -> None:
@@ -77,18 +50,6 @@ def test_every_node_is_listed_with_its_components_own_metadata(
     for node_name, metadata in document["models"].items():
         assert metadata == own_metadata(components, node_name)
         assert metadata["custom"] == {"node": node_name}
-
-
-def test_a_node_the_gateway_runs_itself_says_which_implementation_it_is(
-    gateway: Gateway, components: Components
-) -> None:
-    document = rest_graph_metadata(gateway, "ab-test").json()
-    assert document["models"]["ab"] == {
-        "name": "ab",
-        "platform": "seldon",
-        "custom": {"implementation": "RANDOM_ABTEST"},
-    }
-    assert document["models"]["model-b"] == own_metadata(components, "model-b")
 
 
 def test_grpc_graph_metadata_is_the_same_document_in_seldons_message(
@@ -104,28 +65,6 @@ def test_grpc_graph_metadata_is_the_same_document_in_seldons_message(
     assert got["models"] == rest["models"]
     assert got["inputs"] == rest["graphinputs"] == ends("transformer")[0]
     assert got["outputs"] == rest["graphoutputs"] == ends("output")[1]
-
-
-def test_other_path_forms_and_unknown_deployments(gateway: Gateway) -> None:
-    by_headers = requests.get(
-        gateway.http_url + "/api/v1.0/metadata",
-        headers={"seldon": "chained", "namespace": NAMESPACE},
-        timeout=20,
-    )
-    assert by_headers.status_code == 200, by_headers.text
-    assert by_headers.json()["graphinputs"] == ends("model-b")[0]
-    assert (
-        requests.get(gateway.http_url + "/seldon/chained/api/v1.0/metadata", timeout=20).json()
-        == by_headers.json()
-    )
-
-    unknown = rest_graph_metadata(gateway, "nowhere")
-    assert unknown.status_code == 404
-    assert unknown.json()["status"]["status"] == "FAILURE"
-    old_api = requests.get(
-        gateway.http_url + f"/seldon/{NAMESPACE}/chain/api/v0.1/metadata", timeout=20
-    )
-    assert old_api.status_code == 404  # the executor serves graph metadata on v1.0 only
 
 
 @pytest.fixture

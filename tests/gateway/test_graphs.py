@@ -1,5 +1,9 @@
-"""SeldonClient, as users call a cluster through Istio or Ambassador, against the gateway:
-each kind of graph answers as Seldon's executor would."""
+"""SeldonClient, as users call a cluster through Istio or Ambassador, against the gateway
+over real components: one end-to-end run per kind of graph, over REST and over gRPC.
+
+Every way a graph is walked is specified in process (test_in_process_*.py, over recorded
+twins of these components, all four ingress and transport pairs); these runs show the same
+walks hold with the real processes, on the real wire."""
 
 from __future__ import annotations
 
@@ -14,10 +18,9 @@ from seldon_tfserving.gateway.server import Gateway
 from tests.gateway.components import read_events
 from tests.gateway.conftest import Components, seldon_client
 
+#: one REST and one gRPC representative of the ingress and transport pairs
 CLIENTS = [
     pytest.param("istio", "rest", id="istio-rest"),
-    pytest.param("istio", "grpc", id="istio-grpc"),
-    pytest.param("ambassador", "rest", id="ambassador-rest"),
     pytest.param("ambassador", "grpc", id="ambassador-grpc"),
 ]
 
@@ -102,21 +105,23 @@ def test_a_model_with_a_child_chains_its_output_into_it(
 
 @pytest.mark.parametrize("transport", ["rest", "grpc"])
 def test_canary_takes_about_its_traffic_share(gateway: Gateway, transport: str) -> None:
+    """Both predictors' processes answer; the share itself is measured in process, over 400
+    requests (test_in_process_traffic.py)."""
     sc = client(gateway, "canary", "istio", transport)
     answers: Counter[float] = Counter()
-    for _ in range(400):
+    for _ in range(100):
         answers[float(values(predict(sc, [[1.0]]))[0][0])] += 1
     canary = answers[10.0]
-    assert answers[1.0] + canary == 400
-    # 10% of 400 is 40, sd 6: 4 sd either side
-    assert 16 <= canary <= 64, answers
+    assert answers[1.0] + canary == 100
+    # 10% of 100: none at all has odds of 3 in 100,000, half or more far less
+    assert 1 <= canary < 50, answers
 
 
 @pytest.mark.parametrize("transport", ["rest", "grpc"])
 def test_shadow_gets_a_copy_and_the_main_predictor_answers(
     gateway: Gateway, components: Components, transport: str
 ) -> None:
-    shadow_state = components.state_file("shadow-model")
+    shadow_state = components.state_file("model-b")
     before = len(read_events(shadow_state))
     marker = float(np.random.default_rng().integers(1000, 2000))
     response = predict(client(gateway, "shadowed", "istio", transport), [[marker]])

@@ -8,9 +8,10 @@ import socket
 import threading
 import time
 
+import grpc
 import numpy as np
 import requests
-from seldon_core.proto import prediction_pb2
+from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 from seldon_core.seldon_client import SeldonClient
 
 from seldon_tfserving.gateway.metrics import GatewayMetrics
@@ -85,6 +86,25 @@ def test_seldon_skip_logging_keeps_a_request_out_of_the_log(
     assert sink.matching(**{"Ce-Requestid": skipped.headers["Seldon-Puid"]}) == []
 
 
+def test_seldon_skip_logging_keeps_a_grpc_call_out_of_the_log_too(
+    gateway: Gateway, sink: CloudEventSink
+) -> None:
+    """One reading of the header for both faces: gRPC metadata names it in lower case."""
+    with grpc.insecure_channel(gateway.grpc_target) as channel:
+        predict = prediction_pb2_grpc.SeldonStub(channel).Predict
+        request = prediction_pb2.SeldonMessage()
+        request.data.ndarray.append(6.0)
+        route = [("seldon", "logged"), ("namespace", NAMESPACE)]
+        predict(
+            request,
+            metadata=[*route, ("seldon-puid", "grpc-skipped"), ("seldon-skip-logging", "On")],
+            timeout=20,
+        )
+        predict(request, metadata=[*route, ("seldon-puid", "grpc-logged")], timeout=20)
+    assert len(sink.wait_for(2, **{"Ce-Requestid": "grpc-logged"})) == 2
+    assert sink.matching(**{"Ce-Requestid": "grpc-skipped"}) == []
+
+
 def test_grpc_payloads_are_logged_as_protobuf(gateway: Gateway, sink: CloudEventSink) -> None:
     sc = SeldonClient(
         deployment_name="logged",
@@ -123,7 +143,8 @@ def test_a_stalled_sink_never_blocks_the_caller_and_a_full_queue_drops() -> None
         started = time.perf_counter()
         for _ in range(9):
             logger.log(event)
-        assert time.perf_counter() - started < 0.05
+        # nine puts, none waiting for the sink's 5 s timeout (a loaded machine's pauses allowed)
+        assert time.perf_counter() - started < 0.5
         # two wait in the queue, seven are dropped
         assert logger.dropped == 7
         exposition = metrics.exposition().decode()
