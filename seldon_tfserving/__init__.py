@@ -9,16 +9,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from seldon_tfserving.classes import SELDON_CLASSES
+
+#: Class name -> the module defining it, from the one list of our classes.
 _EXPORTS: dict[str, str] = {
-    "TfServingModel": "seldon_tfserving.model",
-    "ABTestRouter": "seldon_tfserving.routers",
-    "EpsilonGreedyRouter": "seldon_tfserving.routers",
-    "ThompsonSamplingRouter": "seldon_tfserving.routers",
-    "UCB1Router": "seldon_tfserving.routers",
-    "MeanCombiner": "seldon_tfserving.combiners",
-    "WeightedMeanCombiner": "seldon_tfserving.combiners",
-    "MajorityVoteCombiner": "seldon_tfserving.combiners",
-    "MaxConfidenceCombiner": "seldon_tfserving.combiners",
+    seldon_class.name: seldon_class.module for seldon_class in SELDON_CLASSES
 }
 
 __all__ = sorted(_EXPORTS)

@@ -33,6 +33,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "seldon_tfserving.runner.demo",
         "the end-to-end A/B journey on this machine",
     ),
+    "log-sink": (
+        "seldon_tfserving.logs.sink_command",
+        "receive request logs (Seldon's CloudEvents) into Parquet, per instance",
+    ),
+    "skew": (
+        "seldon_tfserving.logs.skew_command",
+        "compare logged traffic with a training baseline, feature by feature",
+    ),
     "bench": (
         "seldon_tfserving.bench.command",
         "measure latency and throughput of every serving path",
@@ -48,7 +56,10 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     for name, (module_name, help_text) in COMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text)
         if name == chosen:
-            module = importlib.import_module(module_name)
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError as missing:  # e.g. `validate` on the Apache-2.0 stack
+                parser.exit(2, f"seldon-tfserving {name} cannot run here: {missing}\n")
             module.configure(sub)
             sub.set_defaults(_run=module.run)
     return parser

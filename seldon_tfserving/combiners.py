@@ -2,65 +2,28 @@
 
 Each class is hosted by `seldon-core-microservice --service-type COMBINER`; Seldon decodes
 every child's ndarray, tensor or tftensor payload to numpy and answers in the first child's
-payload type. The arithmetic lives in `policies.combining`; here is only the class contract.
+payload type. The arithmetic lives in `policies.combining` and the settings in
+`combiner_settings.py`; here is only the class contract.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any, ClassVar
 
-from seldon_tfserving.component import SeldonComponent
-from seldon_tfserving.errors import ConfigurationError
-from seldon_tfserving.payload_guard import GuardsAggregatePayload
+from seldon_tfserving.combiner_settings import (
+    MajorityVoteSettings,
+    MaxConfidenceSettings,
+    MeanSettings,
+    WeightedMeanSettings,
+)
+from seldon_tfserving.microservice.component import SeldonComponent
+from seldon_tfserving.microservice.payload_guard import GuardsAggregatePayload
+from seldon_tfserving.microservice.tf_faces import TfFaces
+from seldon_tfserving.parameters import parse_settings
 from seldon_tfserving.policies import combining
 from seldon_tfserving.policies.combining import Array
-from seldon_tfserving.policies.parameters import (
-    normalised_weights,
-    parse_number_list,
-    parse_settings,
-    seldon_parameter,
-)
-
-VOTE_OUTPUTS = ("labels", "one_hot")
-
-
-@dataclass(frozen=True)
-class MeanSettings:
-    """The plain mean takes no parameters."""
-
-
-@dataclass(frozen=True)
-class WeightedMeanSettings:
-    weights: tuple[float, ...] = seldon_parameter(
-        "STRING",
-        convert=parse_number_list,
-        required=True,
-        doc="one weight per child, JSON list or a,b,c",
-    )
-
-    def __post_init__(self) -> None:
-        normalised_weights("weights", self.weights)
-
-    def normalised(self) -> tuple[float, ...]:
-        return normalised_weights("weights", self.weights)
-
-
-@dataclass(frozen=True)
-class MajorityVoteSettings:
-    output: str = seldon_parameter("STRING", default="labels", doc="labels or one_hot")
-
-    def __post_init__(self) -> None:
-        if self.output not in VOTE_OUTPUTS:
-            raise ConfigurationError(
-                "output", f"must be one of {', '.join(VOTE_OUTPUTS)}, got {self.output!r}"
-            )
-
-
-@dataclass(frozen=True)
-class MaxConfidenceSettings:
-    """Max confidence takes no parameters."""
 
 
 class Combiner(GuardsAggregatePayload, SeldonComponent):
@@ -78,6 +41,13 @@ class Combiner(GuardsAggregatePayload, SeldonComponent):
     def aggregate(self, features_list: list[Any], feature_names_list: list[Any]) -> Array:
         """One output from the children's outputs; a mismatch is an InvalidInput (400)."""
         return self.combine(combining.numeric_outputs(features_list))
+
+    def tf_faces(self) -> TfFaces:
+        """TF Serving's protocol too: `:aggregate` and `tfgraph.Combiner/Aggregate` over the
+        children's TF answers (`combiner_tf_face`)."""
+        from seldon_tfserving.combiner_tf_face import CombinerTfFace
+
+        return TfFaces(combiner=CombinerTfFace(self.combine))
 
     def init_metadata(self) -> dict[str, Any]:
         """Seldon model metadata: which combiner, with which settings."""

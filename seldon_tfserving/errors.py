@@ -1,12 +1,19 @@
 """One small error hierarchy, and the one place that maps it to HTTP and gRPC status.
 
-Every layer raises these; transports translate them with `http_status` / `grpc_status`
-and never invent a status code of their own.
+Every layer raises these; transports translate them with `http_status` / `grpc_code`, and
+answer with `seldon_body` (Seldon's protocol) or `tfserving_body` (TF Serving's), never
+inventing a status code or an error body of their own.
 """
 
 from __future__ import annotations
 
+import json
+
 import grpc
+
+# A wrong setting is refused at start-up, not answered with a status; it lives with the
+# parameters so that reading settings imports no transport.
+from seldon_tfserving.parameters import ConfigurationError as ConfigurationError
 
 # TF Serving's own gRPC -> HTTP mapping (model_servers/http_server.cc ToHTTPStatusCode).
 _HTTP_FOR_GRPC: dict[grpc.StatusCode, int] = {
@@ -60,6 +67,15 @@ class ServingError(Exception):
                 "status": "FAILURE",
             }
         }
+
+    def seldon_body(self) -> tuple[bytes, str]:
+        """The body and content type of Seldon's REST answer to this error."""
+        return json.dumps(self.seldon_json()).encode(), "application/json"
+
+    def tfserving_body(self) -> tuple[bytes, str]:
+        """The body and content type of TF Serving's REST answer to this error:
+        `{"error": "<message>"}` (`g3doc/api_rest.md`), under `http_status`."""
+        return json.dumps({"error": self.message}).encode(), "application/json"
 
 
 class InvalidInput(ServingError):
@@ -121,12 +137,35 @@ class InternalError(ServingError):
     grpc_code = grpc.StatusCode.INTERNAL
 
 
-class ConfigurationError(ValueError):
-    """A setting has a wrong value; raised at start-up and names the parameter."""
+class UpstreamFailure(ServingError):
+    """An upstream answered with an error: its HTTP status and body are relayed as they came
+    (Seldon's executor relays a component's); gRPC code and reason follow from the status."""
 
-    def __init__(self, parameter: str, problem: str) -> None:
-        super().__init__(f"parameter {parameter!r}: {problem}")
-        self.parameter = parameter
+    def __init__(
+        self,
+        message: str,
+        http_status: int,
+        body: bytes,
+        content_type: str,
+        grpc_code: grpc.StatusCode | None = None,
+    ) -> None:
+        super().__init__(message)
+        mapped = error_for_http(http_status, message)
+        self.grpc_code = grpc_code or mapped.grpc_code
+        self.seldon_reason = mapped.seldon_reason
+        self.upstream_status = http_status
+        self.body = body
+        self.content_type = content_type
+
+    @property
+    def http_status(self) -> int:
+        return self.upstream_status
+
+    def seldon_body(self) -> tuple[bytes, str]:
+        return self.body, self.content_type
+
+    def tfserving_body(self) -> tuple[bytes, str]:
+        return self.body, self.content_type
 
 
 _ERROR_FOR_GRPC: dict[grpc.StatusCode, type[ServingError]] = {

@@ -1,9 +1,10 @@
 """`seldon-core-microservice seldon_tfserving.TfServingModel`: Seldon in front, TF Serving behind.
 
-The Seldon class contract only: parameters become `TfServingSettings`, every payload is read
-with `codec.seldon`, the call goes through one `TfServingClient` (gRPC or REST), and the
-answer goes back in the request's own form with tags and a latency metric. Failures are our
-`ServingError`s, which `SeldonComponent` answers with their real HTTP and gRPC status.
+The Seldon class contract: parameters become `TfServingSettings`, every payload is read with
+`codec.seldon`, the call goes through one `TfServingClient` (gRPC or REST) that knows only its
+endpoint, and the answer goes back in the request's own form with tags and a latency metric.
+Failures are our `ServingError`s, which `SeldonComponent` answers with their real HTTP and
+gRPC status. TF Serving's own API is its TF face (`tf_faces`, `model_tf_face.py`).
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from seldon_core.utils import get_request_path
+from seldon_core.user_model import SeldonNotImplementedError
+from seldon_core.utils import extract_feedback_request_parts, get_request_path
 from tensorflow.core.framework import types_pb2
-from tensorflow_serving.apis import model_pb2
 
 from seldon_tfserving.codec.seldon import (
     SeldonRequest,
@@ -28,17 +29,23 @@ from seldon_tfserving.codec.seldon import (
 )
 from seldon_tfserving.codec.seldon_inputs import (
     InputSpec,
+    check_column_names,
     choose_inputs,
     data_inputs,
+    names_pick_inputs,
     scalar_string_input,
     split_columns,
 )
-from seldon_tfserving.codec.tensors import Tensor, as_ndarray
-from seldon_tfserving.component import SeldonComponent
+from seldon_tfserving.codec.tensor_cast import conformed_tensor, converted_array
+from seldon_tfserving.codec.tensors import Tensor, as_ndarray, tensor_shape
 from seldon_tfserving.errors import InvalidInput, NotFound, ServingError, Unavailable
+from seldon_tfserving.microservice.component import SeldonComponent
+from seldon_tfserving.microservice.tf_faces import TfFaces
+from seldon_tfserving.model_tags import METRIC_LATENCY, TAG_MODEL, TAG_SIGNATURE, TAG_VERSION
 from seldon_tfserving.settings import TfServingSettings
 from seldon_tfserving.tfserving import client_for
 from seldon_tfserving.tfserving.client import (
+    EndpointSettings,
     ModelSignatures,
     ModelTarget,
     PredictCall,
@@ -46,16 +53,16 @@ from seldon_tfserving.tfserving.client import (
     Signature,
     TensorSpec,
 )
+from seldon_tfserving.tfserving.model_spec import model_spec
 from seldon_tfserving.tfserving.signatures import SignatureCache, select_signature
 
 logger = logging.getLogger(__name__)
 
-#: The Seldon `meta.tags` keys that say who answered.
-TAG_MODEL = "tfserving_model"
-TAG_VERSION = "tfserving_version"
-TAG_SIGNATURE = "tfserving_signature"
-#: The Seldon TIMER metric (milliseconds) timing each call to TF Serving.
-METRIC_LATENCY = "tfserving_request_duration"
+
+#: What Seldon's decoding of a feedback's request and truth raises on a payload it cannot read
+#: (numpy's reshape and frombuffer, tf.make_ndarray's dtype lookup; our codec's InvalidInput
+#: where it stands in for tf.make_ndarray, in a process with TensorFlow's protos only).
+_UNDECODABLE = (ValueError, TypeError, KeyError, IndexError, OverflowError, InvalidInput)
 
 #: TF DataType -> the datatype names Seldon's metadata schema allows.
 _SELDON_DATATYPE = {
@@ -83,8 +90,10 @@ class TfServingModel(SeldonComponent):
     def __init__(self, **parameters: Any) -> None:
         super().__init__()
         self.settings = TfServingSettings.from_parameters(**parameters)
-        self.target = ModelTarget.from_settings(self.settings)
-        self.client = client_for(self.settings)
+        self.target = ModelTarget(
+            self.settings.model_name, self.settings.model_version, self.settings.version_label
+        )
+        self.client = client_for(tfserving_endpoint(self.settings))
         self.signatures = SignatureCache(self.client.metadata)
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -127,6 +136,17 @@ class TfServingModel(SeldonComponent):
         version = self._require_available()
         return {"model": self.target.name, "version": version, "state": "AVAILABLE"}
 
+    def tf_faces(self) -> TfFaces:
+        """TF Serving's own REST and gRPC API beside Seldon's (rules: `model_tf_face.py`)."""
+        from seldon_tfserving.model_tf_face import TfServingModelFace
+
+        return TfFaces(
+            model=TfServingModelFace(
+                self.target, self.client, self.signatures, self.settings.signature_name
+            ),
+            max_request_bytes=self.settings.max_message_bytes,
+        )
+
     # --- prediction ------------------------------------------------------------------------
 
     def predict_raw(self, message: Any) -> Any:
@@ -145,15 +165,15 @@ class TfServingModel(SeldonComponent):
         if request.kind == "customData":
             return self._predict_custom(request)
         signature = self._signature(self.settings.signature_name)
-        specs = choose_inputs(
-            list(signature.inputs.values()), request.names, self.settings.model_input
-        )
+        inputs = list(signature.inputs.values())
+        specs = choose_inputs(inputs, request.names, self.settings.model_input)
+        picked = names_pick_inputs(inputs, request.names, self.settings.model_input)
         output_filter = (self.settings.model_output,) if self.settings.model_output else ()
         result = self._call(
             PredictCall(
                 self.target,
                 signature.name,
-                _inputs(request, specs),
+                _inputs(request, specs, () if picked else request.names),
                 output_filter=output_filter,
                 signature=signature,
             )
@@ -191,10 +211,21 @@ class TfServingModel(SeldonComponent):
                 signature=signature,
             )
         )
-        spec = model_pb2.ModelSpec(name=result.model_name, signature_name=result.signature_name)
-        if result.model_version is not None:
-            spec.version.value = result.model_version
+        answered = ModelTarget(result.model_name, result.model_version)
+        spec = model_spec(answered, result.signature_name)
         return custom_data_response(result.outputs, spec, self._meta(request, result))
+
+    # --- feedback --------------------------------------------------------------------------
+
+    def send_feedback_raw(self, feedback: Any) -> Any:
+        """A model learns nothing from feedback and Seldon answers it; its payloads are first
+        decoded as Seldon then will, so that one it cannot decode is a 400 (as our routers
+        answer), not a 500 from inside Seldon."""
+        try:
+            extract_feedback_request_parts(feedback)
+        except _UNDECODABLE as error:
+            raise InvalidInput(f"feedback cannot be decoded: {error}") from None
+        raise SeldonNotImplementedError("feedback decoded; Seldon's own path answers it")
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -287,6 +318,18 @@ class TfServingModel(SeldonComponent):
         return metadata
 
 
+def tfserving_endpoint(settings: TfServingSettings) -> EndpointSettings:
+    """The one TF Serving endpoint `settings.transport` calls, and how patiently."""
+    endpoint = settings.rest_endpoint if settings.transport == "rest" else settings.grpc_endpoint
+    return EndpointSettings(
+        endpoint=endpoint,
+        transport=settings.transport,
+        timeout_ms=settings.timeout_ms,
+        max_retries=settings.max_retries,
+        max_message_bytes=settings.max_message_bytes,
+    )
+
+
 def _tensor_metadata(spec: TensorSpec) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": spec.name}
     if spec.dtype in _SELDON_DATATYPE:
@@ -296,16 +339,24 @@ def _tensor_metadata(spec: TensorSpec) -> dict[str, Any]:
     return entry
 
 
-def _inputs(request: SeldonRequest, specs: Sequence[InputSpec]) -> Mapping[str, Tensor]:
-    """The PredictRequest inputs a Seldon payload stands for; a tftensor goes as it came."""
+def _inputs(
+    request: SeldonRequest, specs: Sequence[InputSpec], column_names: Sequence[str]
+) -> Mapping[str, Tensor]:
+    """The PredictRequest inputs a Seldon payload stands for; a tftensor of the input's dtype
+    goes as it came, one of another dtype is converted only where no value is lost."""
     if request.kind == "tftensor":
+        check_column_names(column_names, tensor_shape(request.value))
         if len(specs) == 1:
-            return {specs[0].name: request.value}
-        return split_columns(as_ndarray(request.value), specs)
+            spec = specs[0]
+            return {spec.name: conformed_tensor(request.value, spec.dtype, f"input {spec.name!r}")}
+        return split_columns(as_ndarray(request.value), specs, cast=converted_array)
     if request.kind in ("strData", "binData"):
         if len(specs) != 1:
             raise InvalidInput(f"{request.kind} feeds one input; set model_input")
         value = request.value
         raw = value.encode("utf-8") if isinstance(value, str) else bytes(value)
         return {specs[0].name: scalar_string_input(raw, specs[0])}
-    return data_inputs(request.value, specs)
+    inputs = data_inputs(request.value, specs)
+    for tensor in inputs.values():
+        check_column_names(column_names, tensor_shape(tensor))
+    return inputs

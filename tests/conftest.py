@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
+from seldon_tfserving.runner.child import ChildProcess, stop_together
+from tests.reliability.ledger import take_over, write_summary
 from tests.savedmodels import build_generated_models, generated_model_config
 from tests.servers import (
     TFSERVING_TESTDATA,
     Backend,
     Microservice,
-    ServerProcess,
     start_backend,
     start_microservice,
 )
@@ -106,7 +107,7 @@ def generated_backend(
 @pytest.fixture
 def backend_factory(log_dir: Path) -> Iterator[Callable[..., Backend]]:
     """Start extra backends with any tensorflow_model_server flags; all stopped afterwards."""
-    started: list[ServerProcess] = []
+    started: list[ChildProcess] = []
 
     def start(args: list[str], ready_model: str | None = None, name: str = "backend") -> Backend:
         server = start_backend(log_dir, args, name=name, ready_model=ready_model)
@@ -114,14 +115,13 @@ def backend_factory(log_dir: Path) -> Iterator[Callable[..., Backend]]:
         return server
 
     yield start
-    for server in started:
-        server.stop()
+    stop_together(started)
 
 
 @pytest.fixture
 def microservice_factory(log_dir: Path) -> Iterator[Callable[..., Microservice]]:
     """Start `seldon-core-microservice` hosting a class of ours; all stopped afterwards."""
-    started: list[ServerProcess] = []
+    started: list[ChildProcess] = []
 
     def start(interface: str, **kwargs: Any) -> Microservice:
         service = start_microservice(log_dir, interface, **kwargs)
@@ -129,5 +129,16 @@ def microservice_factory(log_dir: Path) -> Iterator[Callable[..., Microservice]]
         return service
 
     yield start
-    for server in started:
-        server.stop()
+    stop_together(started)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist: a worker ended; its reliability figures join the controller's."""
+    take_over(node.config, getattr(node, "workeroutput", {}))
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    write_summary(terminalreporter, config)

@@ -21,6 +21,8 @@ class EpsilonGreedy(BranchPolicy):
     def __init__(
         self, n_branches: int, epsilon: float, best_branch: int = 0, seed: int | None = None
     ) -> None:
+        if not 0.0 <= epsilon <= 1.0:
+            raise ValueError(f"epsilon must be in [0, 1], got {epsilon!r}")
         super().__init__(n_branches)
         self.epsilon = epsilon
         self.initial_best = best_branch
@@ -63,6 +65,8 @@ class ThompsonSampling(BranchPolicy):
     def __init__(
         self, n_branches: int, alpha0: float = 1.0, beta0: float = 1.0, seed: int | None = None
     ) -> None:
+        if not (0.0 < alpha0 < math.inf and 0.0 < beta0 < math.inf):
+            raise ValueError(f"alpha0 and beta0 must be finite and positive: {alpha0}, {beta0}")
         super().__init__(n_branches)
         self.alpha0 = alpha0
         self.beta0 = beta0

@@ -13,6 +13,14 @@ from typing import Any, ClassVar
 
 from seldon_tfserving.errors import InvalidInput
 
+#: The rewards a policy with no range of its own learns from. Far wider than any score of one
+#: answer, and narrow enough that a reward cannot swamp what the sums already hold (±3.4e38
+#: then ∓3.4e38 would leave a sum of 0 whatever came before) and that 2**53 of them still sum
+#: to a finite float.
+REWARD_LIMIT = 1e6
+#: The most feedback a branch counts: beyond it a count no longer converts to float64 exactly.
+MAX_FEEDBACK = 2**53
+
 
 @dataclass
 class BranchStats:
@@ -48,21 +56,32 @@ class BranchStats:
             raise ValueError(
                 f"statistics are for {len(feedback)} branches, the router has {n_branches}"
             )
-        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in feedback):
-            raise ValueError(f"feedback counts must be non-negative integers: {feedback}")
+        if not all(
+            isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MAX_FEEDBACK
+            for n in feedback
+        ):
+            raise ValueError(
+                f"feedback counts must be non-negative integers up to 2**53: {_abridged(feedback)}"
+            )
         if not all(
             isinstance(s, int | float) and not isinstance(s, bool) and math.isfinite(s)
             for s in reward_sum
         ):
-            raise ValueError(f"reward sums must be finite numbers: {reward_sum}")
+            raise ValueError(f"reward sums must be finite numbers: {_abridged(reward_sum)}")
         return cls([int(n) for n in feedback], [float(s) for s in reward_sum])
+
+
+def _abridged(values: list[Any]) -> str:
+    """A list for a message, cut short: a state file may hold anything."""
+    text = repr(values)
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 class BranchPolicy(ABC):
     """A pure routing policy: `choose` a branch, `update` on feedback; no I/O, no locking."""
 
-    #: The rewards the policy can learn from (inclusive); None means any finite number.
-    reward_range: ClassVar[tuple[float, float] | None] = None
+    #: The rewards the policy learns from (inclusive); others are refused naming it.
+    reward_range: ClassVar[tuple[float, float]] = (-REWARD_LIMIT, REWARD_LIMIT)
 
     def __init__(self, n_branches: int) -> None:
         self.n_branches = n_branches
@@ -86,13 +105,14 @@ class BranchPolicy(ABC):
             )
         if not math.isfinite(reward):
             raise InvalidInput(f"reward must be a finite number, got {reward!r}")
-        if self.reward_range is not None:
-            low, high = self.reward_range
-            if not low <= reward <= high:
-                raise InvalidInput(
-                    f"reward {reward!r} is outside [{low:g}, {high:g}], the range "
-                    f"{type(self).__name__} learns from"
-                )
+        low, high = self.reward_range
+        if not low <= reward <= high:
+            raise InvalidInput(
+                f"reward {reward!r} is outside [{low:g}, {high:g}], the range "
+                f"{type(self).__name__} learns from"
+            )
+        if self.stats.feedback[branch] >= MAX_FEEDBACK:
+            raise InvalidInput(f"branch {branch} has counted all the feedback it can (2**53)")
         return branch
 
     def update(self, branch: int | None, reward: float) -> None:
@@ -102,11 +122,21 @@ class BranchPolicy(ABC):
         self.stats.reward_sum[checked] += reward
 
     def restore(self, stats: BranchStats) -> None:
-        """Take over statistics learned earlier (by a previous pod or a sibling process)."""
+        """Take over statistics learned earlier (by a previous pod or a sibling process);
+        ValueError when they are not what this policy could have learned."""
         if stats.n_branches != self.n_branches:
             raise ValueError(
                 f"statistics are for {stats.n_branches} branches, the router has {self.n_branches}"
             )
+        low, high = self.reward_range
+        for branch, (count, total) in enumerate(zip(stats.feedback, stats.reward_sum, strict=True)):
+            # Sums of `count` rewards in [low, high], with room for float rounding.
+            slack = 1e-9 * count * max(abs(low), abs(high)) + 1e-9
+            if not low * count - slack <= total <= high * count + slack:
+                raise ValueError(
+                    f"branch {branch}'s reward sum {total!r} cannot come from {count} rewards "
+                    f"in [{low:g}, {high:g}], the range {type(self).__name__} learns from"
+                )
         self.stats = stats
 
     def describe(self) -> dict[str, Any]:

@@ -62,6 +62,8 @@ class WeightedSplit(BranchPolicy):
     """Send each request to branch i with probability weights[i]; feedback is only recorded."""
 
     def __init__(self, weights: tuple[float, ...], seed: int | None = None) -> None:
+        if not all(math.isfinite(w) and w >= 0 for w in weights) or not any(weights):
+            raise ValueError(f"weights must be finite, non-negative, not all 0: {weights}")
         super().__init__(len(weights))
         self.weights = weights
         cumulative = list(itertools.accumulate(weights))

@@ -51,7 +51,7 @@ class StateFile:
             return None
         try:
             document = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        except (ValueError, RecursionError) as error:  # also too deep, or a 5000-digit number
             raise StateFileError(f"{self.path} is not valid JSON: {error}") from None
         if not isinstance(document, dict):
             raise StateFileError(f"{self.path} does not hold a JSON object")

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
-from tests.servers import Backend, Microservice, ServerProcess, port_open, start_microservice
+from seldon_tfserving.runner.child import ChildProcess, stop_together
+from seldon_tfserving.runner.launch import MICROSERVICE
+from tests.servers import Backend, Microservice, start_microservice, wait_until_ready
 
 MODEL_CLASS = "seldon_tfserving.TfServingModel"
 
@@ -31,13 +31,6 @@ def seldon_parameters(**values: Any) -> list[dict[str, str]]:
     return parameters
 
 
-def _ready(service: Microservice) -> bool:
-    return (
-        port_open(service.grpc_port)
-        and requests.get(f"{service.http_url}/health/ping", timeout=2).ok
-    )
-
-
 @pytest.fixture(scope="module")
 def serve_models(log_dir: Path) -> Iterator[ServeModels]:
     """Start microservices in parallel (TensorFlow imports overlap); stopped with the module.
@@ -45,7 +38,13 @@ def serve_models(log_dir: Path) -> Iterator[ServeModels]:
     `serve(backend, half={"model_name": "half_plus_two"}, ...)`: each value holds the
     TfServingModel parameters; the endpoints default to `backend`'s.
     """
-    started: list[ServerProcess] = []
+    yield from serving_models(log_dir, MICROSERVICE)
+
+
+def serving_models(log_dir: Path, program: Sequence[str]) -> Iterator[ServeModels]:
+    """`serve_models`' body, its microservices run by `program` (`seldon-core-microservice`,
+    or our entry to it without TensorFlow's runtime)."""
+    started: list[ChildProcess] = []
 
     def serve(backend: Backend, **configs: dict[str, Any]) -> dict[str, Microservice]:
         services: dict[str, Microservice] = {}
@@ -62,13 +61,53 @@ def serve_models(log_dir: Path) -> Iterator[ServeModels]:
                 parameters=seldon_parameters(**values),
                 extra_args=extra,
                 wait_ready=False,
+                program=program,
             )
             started.append(service.server)
             services[name] = service
-        for service in services.values():
-            service.server.wait_until(lambda service=service: _ready(service), timeout_s=180)
+        wait_until_ready(*services.values(), timeout_s=180)
         return services
 
     yield serve
-    with ThreadPoolExecutor(max_workers=max(1, len(started))) as pool:
-        list(pool.map(ServerProcess.stop, started))  # gunicorn's graceful exits overlap
+    stop_together(started)  # gunicorn's graceful exits overlap
+
+
+#: TfServingModels whose TF faces tests/model's TF-protocol tests call, on two_versions
+#: (versions 123 and 124; labels stable=123, canary=124): unpinned over both transports, and
+#: pinned (a version over gRPC, a label over REST), these also configured for a signature
+#: other than TF's default, so that a request naming none is seen to call it.
+TF_WRAPPERS: dict[str, dict[str, Any]] = {
+    "grpc": {"model_name": "two_versions"},
+    "rest": {"model_name": "two_versions", "transport": "rest"},
+    "pinned_grpc": {
+        "model_name": "two_versions",
+        "model_version": 123,
+        "signature_name": "classify_x_to_y",
+    },
+    "pinned_rest": {
+        "model_name": "two_versions",
+        "version_label": "canary",
+        "transport": "rest",
+        "signature_name": "classify_x_to_y",
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def tf_wrappers(log_dir: Path, backend: Backend) -> Iterator[dict[str, Microservice]]:
+    """The TF_WRAPPERS in front of the session backend, started once for every TF-protocol
+    test of this folder (each start imports TensorFlow three times)."""
+    services: dict[str, Microservice] = {}
+    for name, config in TF_WRAPPERS.items():
+        values = {"grpc_endpoint": backend.grpc_endpoint, "rest_endpoint": backend.rest_endpoint}
+        services[name] = start_microservice(
+            log_dir,
+            MODEL_CLASS,
+            parameters=seldon_parameters(**values, **config),
+            wait_ready=False,
+        )
+    try:
+        wait_until_ready(*services.values(), timeout_s=240)
+        yield services
+    finally:
+        stop_together([service.server for service in services.values()])

@@ -16,17 +16,17 @@ import grpc
 import pytest
 import requests
 
+from seldon_tfserving.runner.launch import SERVE_MODELS, backend_argv, backend_ready
 from tests.model.calls import grpc_predict_status, ndarray_message
 from tests.model.conftest import MODEL_CLASS, ServeModels, seldon_parameters
 from tests.servers import (
     TFSERVING_TESTDATA,
-    VENV_BIN,
     Backend,
     Microservice,
     ServerProcess,
     free_port,
-    port_open,
     start_microservice,
+    wait_until_ready,
 )
 
 REASONS = {
@@ -130,13 +130,13 @@ def test_a_request_over_max_message_bytes_is_a_413(
     failing: dict[str, Microservice], name: str
 ) -> None:
     rows = [[1.0, 2.0, 3.0, 4.0]] * 200  # 800 floats: well over 2 kB on either wire
-    assert_both_transports_fail(
-        failing[name],
-        rows,
-        413,
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
-        "larger than max" if name == "small_grpc" else "max_message_bytes",
-    )
+    # Over REST the component's door refuses the body before it is read, naming the limit;
+    # over gRPC the wrapper's call to TF Serving meets it (gRPC's words, or ours over REST).
+    reply = rest_predict(failing[name], {"data": {"ndarray": rows}})
+    assert_seldon_error(reply, 413, "max_message_bytes")
+    got, details = grpc_predict_status(failing[name], ndarray_message(rows))
+    says = "larger than max" if name == "small_grpc" else "max_message_bytes"
+    assert got == grpc.StatusCode.RESOURCE_EXHAUSTED and says in details, (got, details)
     reply = rest_predict(failing[name], {"data": {"ndarray": rows[:2]}})
     assert reply.status_code == 200, reply.text  # small requests still pass
 
@@ -165,10 +165,7 @@ def restart_on_same_ports(backend: Backend, log_dir: Path) -> ServerProcess:
     server = ServerProcess("backend-again", backend.server.argv, log_dir / "backend-again.log")
     server.start()
     server.wait_until(
-        lambda: (
-            port_open(backend.grpc_port)
-            and requests.get(f"{backend.rest_endpoint}/v1/models/half_plus_two", timeout=2).ok
-        )
+        lambda: backend_ready(backend.grpc_port, backend.rest_port, models=["half_plus_two"])
     )
     return server
 
@@ -241,26 +238,18 @@ def test_a_microservice_started_before_tf_serving_waits_for_it(log_dir: Path) ->
     model_dir = TFSERVING_TESTDATA / "saved_model_half_plus_two_cpu"
     backend = ServerProcess(
         "late-backend",
-        [
-            str(VENV_BIN / "seldon-tfserving"),
-            "serve-models",
-            f"--port={grpc_port}",
-            f"--rest_api_port={rest_port}",
-            "--model_name=half_plus_two",
-            f"--model_base_path={model_dir}",
-        ],
+        backend_argv(
+            SERVE_MODELS,
+            grpc_port,
+            rest_port,
+            ["--model_name=half_plus_two", f"--model_base_path={model_dir}"],
+        ),
         log_dir / "late-backend.log",
     )
     try:
         time.sleep(3)  # the microservice is already up to its wait
         backend.start()
-        service.server.wait_until(
-            lambda: (
-                port_open(service.grpc_port)
-                and requests.get(f"{service.http_url}/health/ping", timeout=2).ok
-            ),
-            timeout_s=180,
-        )
+        wait_until_ready(service, timeout_s=180)
         metadata = requests.get(f"{service.http_url}/metadata", timeout=30).json()
         assert metadata["versions"] == ["123"]
         assert metadata["inputs"] == [{"name": "x", "datatype": "FP32", "shape": [-1, 1]}]

@@ -111,6 +111,28 @@ def test_tensor_in_tensor_out(half_plus_two: Microservice, transport: str) -> No
     np.testing.assert_allclose(answer.data.tensor.values, Y.ravel())
 
 
+@pytest.mark.parametrize("kind", ["ndarray", "tensor"])
+def test_rest_answers_print_float32_as_float32(half_plus_two: Microservice, kind: str) -> None:
+    """half_plus_two answers float32: 0.1 / 2 + 2 is written `2.05` (its shortest float32
+    text), not the double it widens to (`2.049999952316284`), and Seldon's client reads it."""
+    x = np.array([[0.1], [0.3]], dtype=np.float32)
+    expected = x / np.float32(2) + np.float32(2)
+    tensor = {"shape": [2, 1], "values": x.ravel().tolist()}
+    body = {"data": {"ndarray": x.tolist()} if kind == "ndarray" else {"tensor": tensor}}
+    reply = requests.post(f"{half_plus_two.http_url}/api/v1.0/predictions", json=body, timeout=30)
+    assert reply.status_code == 200, reply.text
+    texts = [np.format_float_positional(v, unique=True) for v in expected.ravel()]
+    assert texts == ["2.05", "2.15"]
+    compact = reply.text.replace(" ", "")
+    wanted = "[[2.05],[2.15]]" if kind == "ndarray" else "[2.05,2.15]"
+    assert wanted in compact, reply.text
+    assert "2.049999952316284" not in reply.text
+    answer = seldon_predict(half_plus_two, "rest", data=x, payload_type=kind)
+    values = json_format.MessageToDict(answer.data)[kind]
+    values = values if kind == "ndarray" else values["values"]
+    assert np.array_equal(np.array(values, dtype=np.float32).reshape(2, 1), expected)
+
+
 @pytest.mark.parametrize("transport", SELDON_TRANSPORTS)
 def test_tftensor_in_tftensor_out(half_plus_two: Microservice, transport: str) -> None:
     answer = seldon_predict(
@@ -123,10 +145,13 @@ def test_tftensor_in_tftensor_out(half_plus_two: Microservice, transport: str) -
 
 
 @pytest.mark.parametrize("transport", SELDON_TRANSPORTS)
-def test_tftensor_is_not_cast_on_its_way(half_plus_two: Microservice, transport: str) -> None:
-    """A DT_DOUBLE tftensor reaches TF Serving as DT_DOUBLE, which refuses it for DT_FLOAT x."""
+def test_a_tftensor_cast_that_would_lose_a_value_is_refused(
+    half_plus_two: Microservice, transport: str
+) -> None:
+    """A DT_DOUBLE tftensor is converted for DT_FLOAT x only when every value fits (see
+    test_model_tftensor_dtypes.py); 1e39 would become infinite, so it is refused, naming it."""
     endpoint = half_plus_two.http_url if transport == "rest" else half_plus_two.grpc_endpoint
-    proto = ndarray_to_tensor_proto(X)  # float64
+    proto = ndarray_to_tensor_proto(np.array([[1.0], [1e39]]))  # float64
     if transport == "rest":
         reply = requests.post(
             f"{endpoint}/api/v1.0/predictions",

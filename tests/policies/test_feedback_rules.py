@@ -55,7 +55,7 @@ def test_bernoulli_bandits_take_rewards_in_zero_one_only(
     assert policy.stats.feedback == [0, 0]
 
 
-def test_epsilon_greedy_and_ab_learn_any_finite_reward() -> None:
+def test_epsilon_greedy_and_ab_learn_any_reward_within_their_range() -> None:
     for policy in (EpsilonGreedy(2, epsilon=0.0), WeightedSplit((0.5, 0.5))):
         policy.update(1, -3.5)
         policy.update(1, 12.0)

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import multiprocessing
 import os
+import random
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 from seldon_core.metrics import SeldonMetrics
 
-from seldon_tfserving.metrics_batching import BatchedSeldonMetrics, batched
+from seldon_tfserving.microservice.metrics_buffer import (
+    BufferedSeldonMetrics,
+    buffered,
+    one_value_histogram,
+)
 
 TIMER = {"type": "TIMER", "key": "tfserving_request_duration", "value": 3.0}
 
@@ -49,7 +59,7 @@ def _exposition(metrics: Any) -> str:
 
 def test_updates_wait_for_a_flush_then_arrive_in_one_call_per_method() -> None:
     shared = RecordingMetrics()
-    front = BatchedSeldonMetrics(shared, flush_interval_s=3600)
+    front = BufferedSeldonMetrics(shared, flush_interval_s=3600)
     front.update([dict(TIMER)], "predict")
     front.update([dict(TIMER)], "predict")
     front.update([{"key": "routed", "value": 1}], "route")
@@ -63,7 +73,7 @@ def test_updates_wait_for_a_flush_then_arrive_in_one_call_per_method() -> None:
 
 def test_the_background_flusher_delivers_within_its_interval() -> None:
     shared = RecordingMetrics()
-    front = BatchedSeldonMetrics(shared, flush_interval_s=0.05)
+    front = BufferedSeldonMetrics(shared, flush_interval_s=0.05)
     front.update([dict(TIMER)], "predict")
     deadline = time.monotonic() + 5
     while not shared.calls and time.monotonic() < deadline:
@@ -71,12 +81,12 @@ def test_the_background_flusher_delivers_within_its_interval() -> None:
     assert shared.calls == [([{**TIMER, "tags": {}}], "predict")]
 
 
-def test_batched_figures_are_the_figures_seldon_records_itself(
+def test_buffered_figures_are_the_figures_seldon_records_itself(
     seldon_metrics: SeldonMetrics,
 ) -> None:
     other = SeldonMetrics()
     try:
-        front = BatchedSeldonMetrics(seldon_metrics, flush_interval_s=3600)
+        front = BufferedSeldonMetrics(seldon_metrics, flush_interval_s=3600)
         for value in (0.5, 3.0, 80.0):
             front.update([{**TIMER, "value": value}], "predict")
             other.update([{**TIMER, "value": value}], "predict")
@@ -91,7 +101,7 @@ def test_batched_figures_are_the_figures_seldon_records_itself(
 def test_the_callers_metric_dicts_are_left_as_they_were(seldon_metrics: SeldonMetrics) -> None:
     """Seldon's update writes a method tag into each metric; a REST answer may still hold it."""
     metric = {"type": "COUNTER", "key": "calls", "value": 1, "tags": {"model": "m"}}
-    front = BatchedSeldonMetrics(seldon_metrics, flush_interval_s=3600)
+    front = BufferedSeldonMetrics(seldon_metrics, flush_interval_s=3600)
     front.update([metric], "predict")
     front.flush()
     assert metric == {"type": "COUNTER", "key": "calls", "value": 1, "tags": {"model": "m"}}
@@ -99,33 +109,43 @@ def test_the_callers_metric_dicts_are_left_as_they_were(seldon_metrics: SeldonMe
 
 def test_an_empty_update_costs_nothing() -> None:
     shared = RecordingMetrics()
-    front = BatchedSeldonMetrics(shared, flush_interval_s=3600)
+    front = BufferedSeldonMetrics(shared, flush_interval_s=3600)
     front.update([], "predict")
     front.flush()
     assert shared.calls == []
 
 
-def test_a_failing_store_loses_the_batch_but_not_the_process() -> None:
+def test_a_failing_store_loses_the_batch_but_not_the_process(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     class Broken(RecordingMetrics):
         def update(self, custom_metrics: list[dict[str, Any]], method: str) -> None:
             raise ConnectionResetError("the manager process is gone")
 
-    front = BatchedSeldonMetrics(Broken(), flush_interval_s=3600)
+    front = BufferedSeldonMetrics(Broken(), flush_interval_s=3600)
     front.update([dict(TIMER)], "predict")
-    front.flush()  # logged, not raised
+    front.update([dict(TIMER)], "predict")
+    with caplog.at_level(logging.ERROR):
+        front.flush()  # logged, not raised
+    assert [record.getMessage() for record in caplog.records] == [
+        "could not record 2 Seldon metrics"
+    ]
+    assert caplog.records[0].exc_info is not None
+    front.flush()  # the lost batch is not retried
+    assert len(caplog.records) == 1
 
 
 def test_everything_else_is_seldons_own() -> None:
-    assert BatchedSeldonMetrics(RecordingMetrics()).generate_metrics() == "from the shared store"
+    assert BufferedSeldonMetrics(RecordingMetrics()).generate_metrics() == "from the shared store"
 
 
 def test_one_front_per_seldon_metrics_object() -> None:
     shared = RecordingMetrics()
-    assert batched(shared) is batched(shared)
-    assert batched(batched(shared)) is batched(shared)
+    assert buffered(shared) is buffered(shared)
+    assert buffered(buffered(shared)) is buffered(shared)
 
 
-def _update_in_child(front: BatchedSeldonMetrics) -> None:
+def _update_in_child(front: BufferedSeldonMetrics) -> None:
     front.update([{"key": "child_calls", "value": 1}], "predict")
     front.flush()
 
@@ -135,7 +155,7 @@ def test_a_forked_child_records_its_own_metrics_under_its_own_pid(
 ) -> None:
     """As gunicorn's workers and Seldon's gRPC process do: each writes as itself, and what the
     parent had queued before the fork is recorded once, by the parent."""
-    front = BatchedSeldonMetrics(seldon_metrics, flush_interval_s=3600)
+    front = BufferedSeldonMetrics(seldon_metrics, flush_interval_s=3600)
     front.update([{"key": "parent_calls", "value": 1}], "predict")
     child = multiprocessing.get_context("fork").Process(target=_update_in_child, args=(front,))
     child.start()
@@ -145,3 +165,55 @@ def test_a_forked_child_records_its_own_metrics_under_its_own_pid(
     data = dict(seldon_metrics.data)
     keys_by_pid = {pid: sorted(key[1] for key in metrics) for pid, metrics in data.items()}
     assert keys_by_pid == {os.getpid(): ["parent_calls"], child.pid: ["child_calls"]}
+
+
+_FORK_HOOK_PROBE = """
+import os
+registered = []
+register = os.register_at_fork
+def recording(**hooks):
+    registered.extend(f"{hook.__module__}.{hook.__name__}" for hook in hooks.values())
+    register(**hooks)
+os.register_at_fork = recording
+from seldon_tfserving.microservice import metrics_buffer
+ours = [hook for hook in registered if hook.startswith("seldon_tfserving")]
+assert ours == [], f"importing registered {ours}"
+metrics_buffer.BufferedSeldonMetrics(object())
+metrics_buffer.BufferedSeldonMetrics(object())
+print([hook for hook in registered if hook.startswith("seldon_tfserving")])
+"""
+
+
+def test_the_fork_hook_is_registered_by_the_first_buffer_not_by_the_import() -> None:
+    probe = subprocess.run(
+        [sys.executable, "-c", _FORK_HOOK_PROBE], capture_output=True, text=True, timeout=60
+    )
+    assert probe.returncode == 0, probe.stderr
+    hook = "seldon_tfserving.microservice.metrics_buffer._reset_after_fork"
+    assert probe.stdout.strip() == repr([hook]), "registered once, by the first buffer"
+
+
+def test_a_timer_is_filed_in_the_bin_and_total_seldons_numpy_histogram_gives() -> None:
+    from seldon_core.metrics import BINS
+
+    edges = [float(edge) for edge in BINS[1:-1]]
+    seconds = [0.0, -1.0, 1e-9, 29.999, 30.0, 1e9, float("inf"), float("nan")]
+    seconds += edges + [math.nextafter(edge, 0.0) for edge in edges]
+    seconds += [random.Random(15).uniform(0, 40) for _ in range(200)]
+    empty = list(np.zeros(len(BINS) - 1))
+    for value in seconds:
+        ours, our_total = one_value_histogram(value, empty, 2.5)
+        seldons, seldons_total = SeldonMetrics._update_hist(value, empty, 2.5)
+        assert ours == seldons, value
+        assert [type(count) for count in ours] == [type(count) for count in seldons]
+        assert our_total == seldons_total or (math.isnan(our_total) and math.isnan(seldons_total))
+    once, _ = one_value_histogram(0.003, empty, 0.0)
+    twice, _ = one_value_histogram(0.003, once, 0.0)
+    assert sum(twice) == 2 and sum(empty) == 0
+
+
+def test_a_front_files_its_seldon_stores_timers_without_numpy(
+    seldon_metrics: SeldonMetrics,
+) -> None:
+    BufferedSeldonMetrics(seldon_metrics, flush_interval_s=3600)
+    assert seldon_metrics._update_hist is one_value_histogram

@@ -10,30 +10,31 @@ from typing import Any
 
 import pytest
 
+from seldon_tfserving.combiner_settings import MajorityVoteSettings, WeightedMeanSettings
 from seldon_tfserving.combiners import (
     MajorityVoteCombiner,
-    MajorityVoteSettings,
     MaxConfidenceCombiner,
     MeanCombiner,
     WeightedMeanCombiner,
-    WeightedMeanSettings,
 )
 from seldon_tfserving.errors import ConfigurationError
-from seldon_tfserving.policies.parameters import (
+from seldon_tfserving.parameters import (
     MANIFEST_TYPES,
     parameter_types,
     parse_number_list,
     parse_settings,
 )
+from seldon_tfserving.router_settings import (
+    ABTestSettings,
+    EpsilonGreedySettings,
+    ThompsonSamplingSettings,
+    UCB1Settings,
+)
 from seldon_tfserving.routers import (
     ABTestRouter,
-    ABTestSettings,
     EpsilonGreedyRouter,
-    EpsilonGreedySettings,
     ThompsonSamplingRouter,
-    ThompsonSamplingSettings,
     UCB1Router,
-    UCB1Settings,
 )
 
 COMPONENTS = [
@@ -53,7 +54,7 @@ def test_settings_types_are_readable_without_tensorflow_or_seldon() -> None:
     script = (
         "import dataclasses, json, sys\n"
         "import seldon_tfserving as package\n"
-        "from seldon_tfserving.policies.parameters import parameter_types\n"
+        "from seldon_tfserving.parameters import parameter_types\n"
         "names = " + json.dumps([component.__name__ for component in COMPONENTS]) + "\n"
         "types = {n: parameter_types(getattr(package, n).settings_type) for n in names}\n"
         "print(json.dumps({'types': types, 'heavy': sorted(\n"
@@ -71,16 +72,22 @@ def test_settings_types_are_readable_without_tensorflow_or_seldon() -> None:
         "seed": "INT",
         "sticky_key": "STRING",
         "state_path": "STRING",
+        "max_message_bytes": "INT",
     }
     assert report["types"]["ThompsonSamplingRouter"] == {
         "n_branches": "INT",
         "alpha0": "FLOAT",
         "beta0": "FLOAT",
+        "max_message_bytes": "INT",
         "seed": "INT",
         "state_path": "STRING",
     }
-    assert report["types"]["MeanCombiner"] == {}
-    assert report["types"]["MajorityVoteCombiner"] == {"output": "STRING"}
+    # every component's REST body limit (ComponentSettings)
+    assert report["types"]["MeanCombiner"] == {"max_message_bytes": "INT"}
+    assert report["types"]["MajorityVoteCombiner"] == {
+        "max_message_bytes": "INT",
+        "output": "STRING",
+    }
 
 
 @pytest.mark.parametrize("component", COMPONENTS, ids=lambda c: c.__name__)

@@ -67,6 +67,25 @@ def _check_messages(messages: Iterable[Any], what: str) -> None:
         _decoded(functools.partial(extract_request_parts_json, message), where)
 
 
+def check_route_request(request: Any) -> None:
+    """Refuse, as a 400, a route request Seldon's own decoding would crash on."""
+    _check_messages([request], "request")
+
+
+def route_response_json(
+    router: Any, request: dict[str, Any], branch: int, tags: dict[str, Any], metrics: list[Any]
+) -> dict[str, Any]:
+    """Seldon's REST answer to a route (`construct_response_json`, as its own route builds
+    it), with `metrics` in its meta for Seldon to record (and drop) as a raw answer's."""
+    import numpy as np
+    from seldon_core.utils import construct_response_json
+
+    answer: dict[str, Any] = construct_response_json(
+        router, False, request, np.array([[branch]]), None, metrics, tags
+    )
+    return answer
+
+
 def _drop_nulls(document: dict[str, Any]) -> None:
     """Proto3's JSON mapping reads `null` as "field absent"; Seldon's code does not, so the
     request is normalised in place before Seldon's own path reads it."""
@@ -81,7 +100,7 @@ class GuardsRoutePayload:
     """Mixin for routers: the request is checked, then routed by Seldon's usual path."""
 
     def route_raw(self, request: Any) -> Any:
-        _check_messages([request], "request")
+        check_route_request(request)
         _seldon_path()
 
     def send_feedback_raw(self, feedback: Any) -> Any:
