@@ -16,8 +16,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from seldon_tfserving.bench.graphs import graph_components, start_gateway
+from seldon_tfserving.bench.comparisons import compare, comparison_table
+from seldon_tfserving.bench.gateway_hop import gateway_hops, hop_table
 from seldon_tfserving.bench.harness import CallFailed, LoadResult, run_closed_loop
+from seldon_tfserving.bench.lineup import plan_targets, start_servers
+from seldon_tfserving.bench.memory import ProcessMemory, memory_table
 from seldon_tfserving.bench.models import (
     BENCH_MODELS,
     BenchModel,
@@ -33,18 +36,12 @@ from seldon_tfserving.bench.report import (
     with_ratios,
     write_json,
 )
-from seldon_tfserving.bench.stack import BackendAddress, BenchStack, ComponentSpec, StartFailed
-from seldon_tfserving.bench.suite import (
-    BATCHING_PARAMETERS,
-    TARGET_GROUPS,
-    GraphEntry,
-    batching_targets,
-    direct_targets,
-    graph_targets,
-    wrapper_parameters,
-    wrapper_targets,
-)
+from seldon_tfserving.bench.stack import WITH_TENSORFLOW_MICROSERVICE, BenchStack
+from seldon_tfserving.bench.suite import BATCHING_PARAMETERS, TARGET_GROUPS
 from seldon_tfserving.bench.targets import Target
+from seldon_tfserving.bench.wrapper_cost import cost_table, wrapper_costs
+from seldon_tfserving.runner.errors import StartupError
+from seldon_tfserving.runner.launch import MICROSERVICE
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +92,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=8,
         help="REST and gRPC threads of each seldon-core-microservice (its defaults are 1 and 1)",
     )
+    parser.add_argument(
+        "--with-tensorflow-runtime",
+        action="store_true",
+        help="run the components under the launcher's entrypoint to seldon-core-microservice, "
+        "which imports TensorFlow's runtime (default: python -m seldon_tfserving.microservice, "
+        "protos only)",
+    )
     parser.add_argument("--output", type=Path, default=Path("bench-results"), help="result dir")
+    parser.add_argument(
+        "--request-logs",
+        action="store_true",
+        help="measure request logging instead: the log sink's events/s and RSS, and a graph's "
+        "p50 and req/s at concurrency 8 with its logger off and on",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,6 +114,15 @@ def run(args: argparse.Namespace) -> int:
     duration = args.duration if args.duration is not None else duration
     warmup = args.warmup if args.warmup is not None else warmup
     rounds = args.rounds or (QUICK_ROUNDS if args.quick else FULL_ROUNDS)
+    if args.request_logs:
+        from seldon_tfserving.bench.request_logs import run_request_log_bench
+
+        try:
+            run_request_log_bench(args.output, duration, warmup, rounds)
+        except (RuntimeError, StartupError) as error:
+            print(f"bench: {error}", file=sys.stderr)
+            return 1
+        return 0
     payloads = args.payloads or (QUICK_PAYLOADS if args.quick else PAYLOADS)
     models = tuple(m for m in BENCH_MODELS if m.payload_label in payloads)
     output: Path = args.output
@@ -118,18 +137,33 @@ def run(args: argparse.Namespace) -> int:
         "component_threads": args.component_threads,
         "dtype": "float32",
         "batching_parameters": BATCHING_PARAMETERS if "batching" in args.targets else None,
+        "component_command": list(_microservice(args)),
     }
     with tempfile.TemporaryDirectory(prefix="seldon-tfserving-bench-") as workdir:
         try:
-            measurements = _measure(models, args, Path(workdir), output, duration, warmup, rounds)
-        except StartFailed as error:
+            measurements, memory = _measure(
+                models, args, Path(workdir), output, duration, warmup, rounds
+            )
+        except StartupError as error:
             print(f"bench: a process did not start: {error}", file=sys.stderr)
             return 1
     measurements = with_ratios(measurements)
+    comparisons = compare(measurements)
+    hops = gateway_hops(measurements)
+    costs = wrapper_costs(measurements)
     document = to_json(measurements, settings, command)
+    document["comparisons"] = [c.as_json() for c in comparisons]
+    document["gateway_hops"] = [hop.as_json() for hop in hops]
+    document["wrapper_costs"] = [cost.as_json() for cost in costs]
+    document["memory"] = [process.as_json() for process in memory]
     write_json(output / "results.json", document)
+    ratios = f"\n{comparison_table(comparisons)}" if comparisons else ""
+    hop_lines = f"\nThe gateway's hop:\n\n{hop_table(hops)}" if hops else ""
+    cost_lines = f"\nThe wrapper over the bare hop:\n\n{cost_table(costs)}" if costs else ""
     (output / "results.md").write_text(
-        f"Command: `{command}`\n\n{summary_table(measurements)}\n{markdown_table(measurements)}"
+        f"Command: `{command}`\n\n{summary_table(measurements)}{ratios}{hop_lines}{cost_lines}\n"
+        f"Memory after the load:\n\n{memory_table(memory)}\n"
+        f"{markdown_table(measurements)}"
     )
     from seldon_tfserving.bench.chart import write_chart
 
@@ -138,16 +172,18 @@ def run(args: argparse.Namespace) -> int:
         f"seldon-tfserving bench: {machine['cpu']}, {machine['cores']} cores, "
         f"{machine['memory']}; {duration:g}s per measurement"
     )
-    write_chart(output / "results.png", measurements, title)
+    write_chart(output / "results.png", measurements, title, comparisons)
     print(markdown_table(measurements))
+    if comparisons:
+        print(comparison_table(comparisons))
+    if hops:
+        print(hop_table(hops))
+    if costs:
+        print(cost_table(costs))
+    print(memory_table(memory))
     print(f"results: {output / 'results.json'}, chart: {output / 'results.png'}")
     failed = [m for m in measurements if m.stats.count == 0]
     return 1 if failed else 0
-
-
-def _wait_for_backends(stack: BenchStack, backends: list[BackendAddress], names: list[str]) -> None:
-    for backend in backends:
-        stack.wait_for_backend(backend, names)
 
 
 def _measure(
@@ -158,7 +194,8 @@ def _measure(
     duration: float,
     warmup: float,
     rounds: int,
-) -> list[Measurement]:
+) -> tuple[list[Measurement], list[ProcessMemory]]:
+    """Every cell of the plan, and each process's memory once the load is over."""
     began = time.monotonic()
     log_dir = output / "logs"
     log_dir.mkdir(exist_ok=True)
@@ -166,60 +203,22 @@ def _measure(
     base = export_bench_models(workdir / "models", models)
     config = workdir / "models.config"
     config.write_text(model_config(base, models))
-    with BenchStack(log_dir) as stack:
+    with BenchStack(log_dir, _microservice(args)) as stack:
         print("starting the backend and the components ...", file=sys.stderr)
-        names = [m.name for m in models]
-        backend = stack.start_backend(config, names, wait=False)
-        backends = [backend]
-        batching_backend = None
-        if "batching" in args.targets:
-            parameters = workdir / "batching.txt"
-            parameters.write_text(BATCHING_PARAMETERS)
-            batching_backend = stack.start_backend(
-                config,
-                names,
-                wait=False,
-                name="backend-batching",
-                extra_args=["--enable_batching", f"--batching_parameters_file={parameters}"],
-            )
-            backends.append(batching_backend)
-        forwarder = None
-        if "direct" in args.targets:
-            forwarder = stack.start_forwarder(backend.grpc_endpoint)
-        plan: list[tuple[BenchModel, Target]] = []
-        wanted = [
-            ComponentSpec(
-                f"wrapper-{m.name}",
-                "seldon_tfserving.TfServingModel",
-                wrapper_parameters(m, backend),
-                threads=args.component_threads,
-            )
-            for m in models
-        ]
-        if "graph" in args.targets:
-            wanted += graph_components(args.component_threads)
-        # every process imports for seconds: start them all, then wait for the backend first
-        addresses = stack.start_components(
-            wanted, before_waiting=lambda: _wait_for_backends(stack, backends, names)
-        )
-        components = {m.name: address for m, address in zip(models, addresses, strict=False)}
-        graphs: dict[str, list[GraphEntry]] = {}
-        if "graph" in args.targets:
-            router, combiner = addresses[len(models) :]
-            graphs = start_gateway(stack, models, components, router, combiner)
+        groups = set(args.targets)
+        servers = start_servers(stack, models, groups, config, workdir, args.component_threads)
         print(f"started in {time.monotonic() - began:.0f} s", file=sys.stderr)
-        for model in models:
-            if "direct" in args.targets:
-                plan += [(model, t) for t in direct_targets(model, backend, forwarder)]
-            if batching_backend is not None:
-                plan += [(model, t) for t in batching_targets(model, batching_backend)]
-            if "wrapper" in args.targets:
-                plan += [(model, t) for t in wrapper_targets(model, components[model.name])]
-            if "graph" in args.targets:
-                found = graph_targets(model, graphs[model.name], with_grpc=not args.quick)
-                plan += [(model, t) for t in found]
+        plan = plan_targets(models, groups, servers, quick=args.quick)
         max_window = QUICK_MAX_WINDOW_S if args.quick else max(3 * duration, MAX_WINDOW_S)
-        return _run_plan(plan, args.concurrency, duration, warmup, max_window, rounds)
+        measured = _run_plan(plan, args.concurrency, duration, warmup, max_window, rounds)
+        return measured, stack.memory()
+
+
+def _microservice(args: argparse.Namespace) -> tuple[str, ...]:
+    """The components' command: protos only, unless TensorFlow's runtime was asked for."""
+    if getattr(args, "with_tensorflow_runtime", False):
+        return tuple(WITH_TENSORFLOW_MICROSERVICE)
+    return MICROSERVICE
 
 
 def _run_plan(

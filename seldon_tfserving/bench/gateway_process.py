@@ -1,7 +1,8 @@
 """Runs our gateway over the bench's graphs in a process of its own, until SIGTERM.
 
 In its own process the gateway does not share the bench clients' interpreter (and GIL), so
-what the graph targets measure is the gateway's cost, not the clients'.
+what the graph targets measure is the gateway's cost, not the clients'. It loads TensorFlow's
+protos without its runtime (`tensorflow_protos_only`): the gateway only moves tensors.
 Usage: python -m seldon_tfserving.bench.gateway_process SPEC.json (written by bench.graphs).
 """
 
@@ -16,10 +17,12 @@ from pathlib import Path
 from seldon_tfserving.bench.graphs import read_spec
 from seldon_tfserving.deploy.model import parse_deployment
 from seldon_tfserving.gateway.endpoints import ComponentEndpoint
+from seldon_tfserving.tensorflow_protos_only import load_tensorflow_protos_only
 
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    load_tensorflow_protos_only()  # before the gateway imports TF Serving's protos
     from seldon_tfserving.gateway.server import Gateway
 
     spec = read_spec(Path(argv[0]))

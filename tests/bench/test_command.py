@@ -9,13 +9,26 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from seldon_tfserving.bench.suite import BATCHING_PARAMETERS
+from seldon_tfserving.bench.gateway_hop import HOPS
+from seldon_tfserving.bench.suite import (
+    BATCHING_PARAMETERS,
+    ROUTER_GRPC,
+    ROUTER_REST,
+    SELDON_NDARRAY,
+    SELDON_TFTENSOR,
+    TF_GRPC_FACE,
+    TF_REST_FACE,
+    TF_REST_FACE_REST_TRANSPORT,
+    WRAPPER_REST_NDARRAY,
+    WRAPPER_REST_NDARRAY_REST_TRANSPORT,
+)
 from seldon_tfserving.bench.suite import BATCHING_TARGET as BATCHING
 from seldon_tfserving.bench.suite import FLOOR_TARGET as FLOOR
+from seldon_tfserving.runner.launch import MICROSERVICE
 from tests.servers import PROJECT_ROOT, VENV_BIN
 
 
-def run_bench(output: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_bench(output: Path, *args: str, timeout_s: float = 220) -> subprocess.CompletedProcess[str]:
     """`seldon-tfserving bench` on the 1x4 payload with short windows; asserts it succeeded."""
     finished = subprocess.run(
         [
@@ -34,7 +47,7 @@ def run_bench(output: Path, *args: str) -> subprocess.CompletedProcess[str]:
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
-        timeout=220,
+        timeout=timeout_s,
     )
     assert finished.returncode == 0, finished.stderr[-2000:]
     return finished
@@ -64,6 +77,10 @@ def test_bench_measures_the_direct_calls_and_the_hop_floor_and_writes_json_and_a
     assert "[1/12] 1x4 tfserving grpc c=1 (round 1/2)" in finished.stderr, "progress on stderr"
     assert "[7/12] 1x4 tfserving grpc c=1 (round 2/2)" in finished.stderr, "rounds interleave"
     assert document["settings"]["rounds"] == 2
+    memory = {process["name"]: process for process in document["memory"]}
+    assert set(memory) == {"backend", "forwarder"}, "every process the run started"
+    assert all(process["rss_mib"] > 0 for process in memory.values())
+    assert "| backend |" in (tmp_path / "results.md").read_text()
     with Image.open(tmp_path / "results.png") as chart:
         assert chart.format == "PNG"
 
@@ -79,3 +96,122 @@ def test_bench_measures_tf_serving_with_server_side_batching(tmp_path: Path) -> 
     assert batched["ratio_to_direct"] > 0  # compared with the plain backend's gRPC
     assert document["settings"]["batching_parameters"] == BATCHING_PARAMETERS
     assert f"| 1x4 | {BATCHING} | 4 |" in finished.stdout
+
+
+@pytest.mark.timeout(480)
+def test_bench_measures_the_tf_protocol_on_the_wrapper_and_through_the_gateway(
+    tmp_path: Path,
+) -> None:
+    finished = run_bench(
+        tmp_path,
+        "--targets",
+        "direct",
+        "wrapper",
+        "tf-wrapper",
+        "tf-graph",
+        "--concurrency",
+        "2",
+        "--rounds",
+        "1",
+        timeout_s=420,
+    )
+    document = json.loads((tmp_path / "results.json").read_text())
+    cells = {r["target"]: r for r in document["results"]}
+    tf_targets = [TF_GRPC_FACE, TF_REST_FACE, TF_REST_FACE_REST_TRANSPORT] + [
+        f"graph tf {kind} {transport}"
+        for kind in ("single", "ab")
+        for transport in ("rest", "grpc")
+    ]
+    assert set(tf_targets) < set(cells)
+    for target in tf_targets:
+        cell = cells[target]
+        assert cell["errors"] == {}, f"{target}: every answer checked and good"
+        assert cell["stats"]["count"] > 0 and cell["requests_per_second"] > 0
+        assert cell["protocol"] == ("grpc" if target.endswith("grpc") else "rest")
+        assert cell["ratio_to_direct"] > 0, "compared with TF Serving's own face of its protocol"
+    compared = {(c["target"], c["reference"]): c for c in document["comparisons"]}
+    ndarray = (SELDON_NDARRAY, SELDON_TFTENSOR)
+    assert set(compared) == {
+        ndarray,
+        (TF_GRPC_FACE, SELDON_TFTENSOR),
+        (TF_GRPC_FACE, FLOOR),
+        (TF_REST_FACE_REST_TRANSPORT, "tfserving rest"),
+        (TF_REST_FACE, "tfserving rest"),
+        (WRAPPER_REST_NDARRAY_REST_TRANSPORT, "tfserving rest"),
+        (WRAPPER_REST_NDARRAY_REST_TRANSPORT, WRAPPER_REST_NDARRAY),
+    }
+    for pair, comparison in compared.items():
+        assert comparison["payload"] == "1x4" and comparison["concurrency"] == 2
+        assert comparison["latency_ratio"] > 0 and comparison["throughput_ratio"] > 0
+        if pair == ndarray:
+            assert comparison["max_latency_ratio"] == pytest.approx(1.1)
+            assert isinstance(comparison["met"], bool), "ndarray's goal is stated for 1x4"
+        else:
+            assert comparison["met"] is None, "the REST face's goal is for 1x224x224x3"
+    row = "| tf grpc face / seldon grpc tftensor | 1x4 | 2 |"
+    assert row in finished.stdout
+    assert row in (tmp_path / "results.md").read_text()
+    # every wrapper path over the bare hop of the same cell, in microseconds
+    costs = {cost["target"]: cost for cost in document["wrapper_costs"]}
+    wrapper_targets = {t for t in cells if t.startswith("wrapper ")}
+    assert set(costs) == wrapper_targets
+    for target, cost in costs.items():
+        assert cost["over"] == FLOOR and (cost["payload"], cost["concurrency"]) == ("1x4", 2)
+        assert isinstance(cost["mean_us"], float) and isinstance(cost["p50_us"], float)
+        assert cost["max_us"] == (100.0 if cells[target]["protocol"] == "grpc" else None)
+    assert f"| {SELDON_NDARRAY} | 1x4 | 2 |" in (tmp_path / "results.md").read_text()
+
+
+#: A wrapper, router or combiner holding TensorFlow's runtime is about 550 MB or more here;
+#: with the protos only, under 200 MB (gunicorn's workers are counted apart).
+MAX_PROTOS_ONLY_RSS_MIB = 250
+
+
+@pytest.mark.timeout(480)
+def test_bench_reports_the_gateways_hop_and_every_processs_memory(tmp_path: Path) -> None:
+    finished = run_bench(
+        tmp_path,
+        "--targets",
+        "wrapper",
+        "graph",
+        "--concurrency",
+        "2",
+        "--rounds",
+        "1",
+        timeout_s=420,
+    )
+    document = json.loads((tmp_path / "results.json").read_text())
+    cells = {r["target"]: r for r in document["results"]}
+    for router in (ROUTER_REST, ROUTER_GRPC):
+        assert cells[router]["errors"] == {}, "every route checked and good"
+        assert cells[router]["stats"]["count"] > 0
+    hops = {hop["graph"]: hop for hop in document["gateway_hops"]}
+    seldon_graphs = {spec.graph: spec.components for spec in HOPS if "graph tf" not in spec.graph}
+    assert set(hops) == set(seldon_graphs), "single and A/B, REST and gRPC"
+    for graph, hop in hops.items():
+        assert tuple(hop["components"]) == seldon_graphs[graph]
+        assert (hop["payload"], hop["concurrency"]) == ("1x4", 2)
+        assert isinstance(hop["added_mean_ms"], float) and isinstance(hop["added_p99_ms"], float)
+        assert hop["met"] == (hop["added_mean_ms"] < 3.0 and hop["added_p99_ms"] < 10.0)
+    assert "| graph ab rest | router rest ndarray + wrapper rest ndarray | 1x4 | 2 |" in (
+        finished.stdout
+    )
+    assert document["settings"]["component_command"] == list(MICROSERVICE)
+    memory = {process["name"]: process for process in document["memory"]}
+    assert set(memory) == {
+        "backend",
+        "wrapper-dense4",
+        "wrapper-rest-dense4",
+        "router",
+        "combiner",
+        "gateway",
+    }, "every process the run started"
+    for name in ("wrapper-dense4", "router", "combiner"):
+        component = memory[name]
+        assert component["children"], f"{name}: gunicorn's workers are measured too"
+        assert component["total_rss_mib"] > component["rss_mib"] > 0
+        assert component["rss_mib"] < MAX_PROTOS_ONLY_RSS_MIB, f"{name} holds TensorFlow"
+    assert memory["gateway"]["rss_mib"] < MAX_PROTOS_ONLY_RSS_MIB
+    assert memory["backend"]["rss_mib"] > MAX_PROTOS_ONLY_RSS_MIB, "TensorFlow runs the models"
+    markdown = (tmp_path / "results.md").read_text()
+    assert "The gateway's hop:" in markdown and "| wrapper-dense4 |" in markdown

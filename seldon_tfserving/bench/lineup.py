@@ -1,0 +1,154 @@
+"""What one bench run starts and measures for the target groups it was asked for.
+
+Only the processes the chosen groups call are started, all at once (each imports for seconds),
+and every target of a model is planned in one fixed order: direct, batching, the wrapper's
+Seldon API, its TF faces, the Seldon graphs, the TF graphs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from seldon_tfserving.bench.graphs import graph_components, start_gateway
+from seldon_tfserving.bench.models import BenchModel
+from seldon_tfserving.bench.stack import BenchStack
+from seldon_tfserving.bench.suite import (
+    BATCHING_PARAMETERS,
+    REST_TRANSPORT_GROUPS,
+    GraphEntry,
+    batching_targets,
+    direct_targets,
+    graph_targets,
+    router_targets,
+    tf_graph_targets,
+    tf_wrapper_targets,
+    wrapper_parameters,
+    wrapper_targets,
+)
+from seldon_tfserving.bench.targets import Target
+from seldon_tfserving.gateway.endpoints import ServerAddress
+from seldon_tfserving.runner.launch import MicroserviceSpec
+
+#: The groups served through the gateway.
+GATEWAY_GROUPS = frozenset({"graph", "tf-graph"})
+#: The groups that call TfServingModel (with its default gRPC transport), directly or as nodes.
+WRAPPER_GROUPS = frozenset({"wrapper", "tf-wrapper"}) | GATEWAY_GROUPS
+
+
+@dataclass(frozen=True)
+class BenchServers:
+    """Where everything a run started listens, by model name where there is one per model."""
+
+    backend: ServerAddress
+    #: TfServingModel calling the backend over gRPC (its default transport)
+    wrappers: dict[str, ServerAddress] = field(default_factory=dict)
+    #: TfServingModel with `transport: rest` (only for the `tf-` groups)
+    rest_transport_wrappers: dict[str, ServerAddress] = field(default_factory=dict)
+    batching_backend: ServerAddress | None = None
+    forwarder: str | None = None
+    graphs: dict[str, list[GraphEntry]] = field(default_factory=dict)
+    #: the graphs' ABTestRouter (only with the gateway's groups)
+    router: ServerAddress | None = None
+
+
+def _wrapper(
+    model: BenchModel, backend: ServerAddress, threads: int, rest: bool
+) -> MicroserviceSpec:
+    return MicroserviceSpec(
+        "seldon_tfserving.TfServingModel",
+        parameters=wrapper_parameters(model, backend, "rest" if rest else "grpc"),
+        threads=threads,
+        name=f"wrapper-rest-{model.name}" if rest else f"wrapper-{model.name}",
+    )
+
+
+def start_servers(
+    stack: BenchStack,
+    models: Sequence[BenchModel],
+    groups: Collection[str],
+    model_config: Path,
+    workdir: Path,
+    component_threads: int,
+) -> BenchServers:
+    """Start what `groups` call; return once every process answers."""
+    names = [m.name for m in models]
+    backend = stack.start_backend(model_config, names, wait=False)
+    backends = [backend]
+    batching_backend = None
+    if "batching" in groups:
+        parameters = workdir / "batching.txt"
+        parameters.write_text(BATCHING_PARAMETERS)
+        batching_backend = stack.start_backend(
+            model_config,
+            names,
+            wait=False,
+            name="backend-batching",
+            extra_args=["--enable_batching", f"--batching_parameters_file={parameters}"],
+        )
+        backends.append(batching_backend)
+    forwarder = stack.start_forwarder(backend.address.grpc_target) if "direct" in groups else None
+    with_rest_transport = bool(REST_TRANSPORT_GROUPS & set(groups))
+    with_gateway = bool(GATEWAY_GROUPS & set(groups))
+    with_wrappers = bool(WRAPPER_GROUPS & set(groups))
+    wanted: list[MicroserviceSpec] = []
+    if with_wrappers:
+        wanted += [_wrapper(m, backend.address, component_threads, rest=False) for m in models]
+    if with_rest_transport:
+        wanted += [_wrapper(m, backend.address, component_threads, rest=True) for m in models]
+    if with_gateway:
+        wanted += graph_components(component_threads)
+
+    def wait_for_backends() -> None:
+        for started in backends:
+            started.wait_ready()
+
+    # every process imports for seconds: start them all, then wait for the backends first
+    addresses = iter(stack.start_components(wanted, before_waiting=wait_for_backends))
+    wrappers = {m.name: next(addresses) for m in models} if with_wrappers else {}
+    rest_wrappers = {m.name: next(addresses) for m in models} if with_rest_transport else {}
+    graphs: dict[str, list[GraphEntry]] = {}
+    router: ServerAddress | None = None
+    if with_gateway:
+        router, combiner = next(addresses), next(addresses)
+        tf_wrappers = rest_wrappers if "tf-graph" in groups else None
+        graphs = start_gateway(stack, models, wrappers, router, combiner, tf_wrappers)
+    return BenchServers(
+        backend=backend.address,
+        wrappers=wrappers,
+        rest_transport_wrappers=rest_wrappers,
+        batching_backend=batching_backend.address if batching_backend is not None else None,
+        forwarder=forwarder,
+        graphs=graphs,
+        router=router,
+    )
+
+
+def plan_targets(
+    models: Sequence[BenchModel], groups: Collection[str], servers: BenchServers, quick: bool
+) -> list[tuple[BenchModel, Target]]:
+    """Every (model, target) of the chosen groups, in the report's order."""
+    plan: list[tuple[BenchModel, Target]] = []
+    for model in models:
+        found: list[Target] = []
+        if "direct" in groups:
+            found += direct_targets(model, servers.backend, servers.forwarder)
+        if servers.batching_backend is not None:
+            found += batching_targets(model, servers.batching_backend)
+        if "wrapper" in groups:
+            found += wrapper_targets(
+                model, servers.wrappers[model.name], servers.rest_transport_wrappers[model.name]
+            )
+        if "tf-wrapper" in groups:
+            found += tf_wrapper_targets(
+                model, servers.wrappers[model.name], servers.rest_transport_wrappers[model.name]
+            )
+        if "graph" in groups and servers.router is not None:
+            found += router_targets(model, servers.router, with_grpc=not quick)
+        if "graph" in groups:
+            found += graph_targets(model, servers.graphs[model.name], with_grpc=not quick)
+        if "tf-graph" in groups:
+            found += tf_graph_targets(model, servers.graphs[model.name])
+        plan += [(model, target) for target in found]
+    return plan
