@@ -6,10 +6,7 @@ end of the run, so a green run still says how much load and how many faults it s
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -17,6 +14,7 @@ import pytest
 from seldon_tfserving.gateway.settings import GatewaySettings
 from seldon_tfserving.runner.local import LocalRunner
 from tests.reliability.graphs import ab_deployment, models_volume, write_graphs
+from tests.reliability.ledger import ReliabilityLedger, hand_over, ledger_of
 from tests.servers import Backend, Microservice, start_backend, start_microservice
 
 #: Concurrent clients of the load tests, and request threads of the components they load.
@@ -25,66 +23,15 @@ THREADS = 8
 LIMIT_BYTES = 256 * 1024
 
 
-@dataclass
-class ReliabilityLedger:
-    """Thread-safe counters shared by the reliability tests of one pytest session."""
-
-    requests: int = 0
-    faults: Counter[str] = field(default_factory=Counter)
-    mismatches: int = 0
-    drops: int = 0
-    statuses: Counter[str] = field(default_factory=Counter)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def answered(self, status: str, count: int = 1) -> None:
-        with self._lock:
-            self.requests += count
-            self.statuses[status] += count
-
-    def mismatched(self, count: int = 1) -> None:
-        with self._lock:
-            self.mismatches += count
-
-    def dropped(self, count: int = 1) -> None:
-        with self._lock:
-            self.drops += count
-
-    def injected(self, fault: str) -> None:
-        with self._lock:
-            self.faults[fault] += 1
-
-    def summary_lines(self) -> list[str]:
-        statuses = ", ".join(f"{k}: {v}" for k, v in sorted(self.statuses.items())) or "none"
-        faults = ", ".join(f"{k}: {v}" for k, v in sorted(self.faults.items())) or "none"
-        return [
-            f"requests sent: {self.requests}",
-            f"faults injected: {sum(self.faults.values())} ({faults})",
-            f"mismatches: {self.mismatches}, drops: {self.drops}",
-            f"answers by status: {statuses}",
-        ]
-
-
-_LEDGER_KEY = pytest.StashKey[ReliabilityLedger]()
-
-
 @pytest.fixture(scope="session")
 def ledger(request: pytest.FixtureRequest) -> ReliabilityLedger:
     """The session's ledger; its figures are printed in the terminal summary."""
-    config = request.config
-    if _LEDGER_KEY not in config.stash:
-        config.stash[_LEDGER_KEY] = ReliabilityLedger()
-    return config.stash[_LEDGER_KEY]
+    return ledger_of(request.config)
 
 
-def pytest_terminal_summary(
-    terminalreporter: pytest.TerminalReporter, config: pytest.Config
-) -> None:
-    recorded = config.stash.get(_LEDGER_KEY, None)
-    if recorded is None:
-        return
-    terminalreporter.section("reliability figures")
-    for line in recorded.summary_lines():
-        terminalreporter.write_line(line)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under xdist, a worker hands its figures to the controller, which prints them all."""
+    hand_over(session.config)
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import requests
 
 #: Seconds one request may take before it counts as dropped.
@@ -24,6 +25,15 @@ def distinct_input(thread: int, index: int, per_thread: int) -> float:
 
 def half_plus_two(x: float) -> float:
     return 0.5 * x + 2.0
+
+
+def is_half_plus_two_of(answer: object, x: float) -> bool:
+    """Whether `answer` is the model's float32 output for `x`, as a REST answer prints it: the
+    shortest text that reads back as that float32 (`150002.12` for 150002.125), as TF Serving
+    prints float32 too. Another request's answer differs by far more than float32's step."""
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+        return False
+    return bool(np.float32(answer) == np.float32(half_plus_two(x)))
 
 
 @dataclass
@@ -82,8 +92,8 @@ def run_load(
 ) -> LoadOutcome:
     """`threads` keep-alive clients each send `per_thread` distinct requests, one at a time.
 
-    A 200 must carry exactly 0.5 x + 2 for its own x; other statuses are counted by code;
-    a request with no answer at all (connection reset, timeout) is a drop.
+    A 200 must carry 0.5 x + 2 for its own x, exactly in float32; other statuses are counted
+    by code; a request with no answer at all (connection reset, timeout) is a drop.
     """
     result = outcome if outcome is not None else LoadOutcome()
 
@@ -100,7 +110,7 @@ def run_load(
                     continue
                 if reply.status_code == 200:
                     answer = seldon_answer(reply)
-                    ok = answer == half_plus_two(x)
+                    ok = is_half_plus_two_of(answer, x)
                     result.record("200", None if ok else (x, answer))
                 else:
                     result.record(str(reply.status_code), body=reply.text)

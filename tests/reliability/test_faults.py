@@ -1,4 +1,5 @@
-"""Faults: TF Serving killed under load, a model slower than the deadline, a graph component killed.
+"""Faults: TF Serving killed under load (each transport), a model slower than the deadline, a graph
+component killed.
 
 Each failure must surface as the right clean status (503, 504) for the requests it touches
 and for nothing else, and service must come back by itself once the failed part is back.
@@ -9,14 +10,19 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 import requests
+from google.protobuf import json_format
+from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
 from seldon_tfserving.gateway.endpoints import endpoint_key
+from seldon_tfserving.runner.child import stop_together
 from seldon_tfserving.runner.local import LocalRunner
 from tests.reliability.conftest import ReliabilityLedger
 from tests.reliability.graphs import (
@@ -75,10 +81,26 @@ def _is_clean_503(reply: requests.Response) -> bool:
     return isinstance(body, dict) and body.get("status", {}).get("code") is not None
 
 
-@pytest.mark.timeout(180)
+def _grpc_predict(service: Microservice, x: float, timeout_s: float = 10.0) -> tuple[str, float]:
+    """The gRPC status name of one Seldon Model/Predict of [[x]], and the value answered."""
+    message = json_format.ParseDict({"data": {"ndarray": [[x]]}}, prediction_pb2.SeldonMessage())
+    with grpc.insecure_channel(service.grpc_endpoint) as channel:
+        try:
+            answer = prediction_pb2_grpc.ModelStub(channel).Predict(message, timeout=timeout_s)
+        except grpc.RpcError as error:
+            return error.code().name, float("nan")
+    return "OK", float(answer.data.ndarray[0][0])
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("transport", ["grpc", "rest"])
 def test_tfserving_killed_under_load_gives_correct_answers_or_clean_503s_then_recovers(
-    log_dir: Path, tfserving_testdata: Path, ledger: ReliabilityLedger
+    log_dir: Path, tfserving_testdata: Path, ledger: ReliabilityLedger, transport: str
 ) -> None:
+    """kill -9 under load on Seldon's REST and gRPC faces, for each transport to TF Serving:
+    every request is its own correct 200 or a clean 503 / UNAVAILABLE (with `transport: rest`,
+    answers cut mid-response once came back as 500 / UNKNOWN), readiness follows TF Serving
+    down and up, and traffic recovers without restarting the wrapper."""
     grpc_port, rest_port = free_port(), free_port()
     backend = _backend_process(log_dir, tfserving_testdata, grpc_port, rest_port)
     wrapper = start_microservice(
@@ -88,6 +110,7 @@ def test_tfserving_killed_under_load_gives_correct_answers_or_clean_503s_then_re
             model_name="half_plus_two",
             grpc_endpoint=backend.grpc_endpoint,
             rest_endpoint=backend.rest_endpoint,
+            transport=transport,
             timeout_ms="2000",
         ),
         extra_args=["--threads", "4", "--grpc-threads", "4"],
@@ -95,6 +118,8 @@ def test_tfserving_killed_under_load_gives_correct_answers_or_clean_503s_then_re
     url = f"{wrapper.http_url}/api/v1.0/predictions"
     unclean: list[tuple[int, str]] = []
     outcome = LoadOutcome()
+    grpc_codes: Counter[str] = Counter()
+    grpc_wrong: list[tuple[float, float]] = []
     stop = threading.Event()
     restarted: Backend | None = None
 
@@ -104,39 +129,51 @@ def test_tfserving_killed_under_load_gives_correct_answers_or_clean_503s_then_re
             unclean.append((reply.status_code, reply.text[:200]))
         return reply
 
+    def grpc_load() -> None:
+        x = 0.25
+        while not stop.is_set():
+            code, y = _grpc_predict(wrapper, x)
+            grpc_codes[code] += 1
+            if code == "OK" and y != half_plus_two(x):
+                grpc_wrong.append((x, y))
+            x += 1.0
+
     try:
         load = threading.Thread(target=run_load, args=(send, 4, 100_000, outcome, stop))
+        grpc_thread = threading.Thread(target=grpc_load)
         load.start()
-        time.sleep(1.0)
+        grpc_thread.start()
+        time.sleep(1.5)
         answered_before = outcome.statuses["200"]
         backend.server.kill()
-        ledger.injected("TF Serving killed")
+        ledger.injected(f"TF Serving killed (transport {transport})")
         time.sleep(2.0)
         readiness_while_down = requests.get(f"{wrapper.http_url}/health/status", timeout=5)
         failed_while_down = outcome.statuses["503"]
         restarted = _backend_process(log_dir, tfserving_testdata, grpc_port, rest_port)
-        deadline = time.monotonic() + 30
         recovered_at = outcome.statuses["200"]
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline and outcome.statuses["200"] < recovered_at + 200:
             time.sleep(0.2)
         stop.set()
         load.join(timeout=30)
+        grpc_thread.join(timeout=30)
         readiness_after = requests.get(f"{wrapper.http_url}/health/status", timeout=5)
     finally:
         stop.set()
-        wrapper.server.stop()
-        backend.server.stop()
-        if restarted is not None:
-            restarted.server.stop()
+        stop_together([wrapper.server, backend.server, *([restarted.server] if restarted else [])])
     for status, count in outcome.statuses.items():
         ledger.answered(status, count)
-    ledger.mismatched(len(outcome.mismatches))
+    for code, count in grpc_codes.items():
+        ledger.answered(f"grpc {code}", count)
+    ledger.mismatched(len(outcome.mismatches) + len(grpc_wrong))
     ledger.dropped(len(outcome.drops))
 
     assert answered_before > 0, "traffic flowed before the fault"
-    assert outcome.mismatches == [], "every 200 carries the right answer"
+    assert outcome.mismatches == [] and grpc_wrong == [], "every answer is its own request's"
     assert outcome.drops == [], "every request got an answer"
-    assert unclean == [], f"only 200 or a clean 503: {unclean[:3]}"
+    assert unclean == [], f"only 200 or a clean 503 over Seldon REST: {unclean[:3]}"
+    assert set(grpc_codes) <= {"OK", "UNAVAILABLE"}, grpc_codes
     assert failed_while_down > 0, "requests during the outage got 503"
     assert readiness_while_down.status_code == 503, "readiness drops while TF Serving is down"
     assert outcome.statuses["200"] >= recovered_at + 200, "traffic recovered after the restart"
