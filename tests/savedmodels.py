@@ -203,20 +203,28 @@ def build_examples(export_dir: Path) -> Path:
 
 
 def build_slow(export_dir: Path, delay_ms: int = SLOW_DELAY_MS) -> Path:
-    """`x` float [-1] -> `y` = x + 1 after a busy wait of `delay_ms` (a saveable while loop)."""
+    """`x` float [-1] -> `y` = x + 1 after sleeping `delay_ms`.
+
+    The wait is TF's own SleepDataset read by one `get_single_element`, so a slow call holds
+    a session thread without burning a core: a busy wait made every timed-out call go on
+    costing the (two-core) machine CPU after its caller left, and the suite's deadlines with it.
+    """
 
     def build(tf: Any) -> Mapping[str, Any]:
         v1 = tf.compat.v1
         x = v1.placeholder(tf.float32, [None], name="x")
-        start = tf.timestamp()
-        delay_s = tf.constant(delay_ms / 1000.0, tf.float64)
-        waited = v1.while_loop(
-            lambda now: now - start < delay_s,
-            lambda now: tf.timestamp(),
-            [start],
-            back_prop=False,
+        one = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64))
+        # get_single_element reads twice (the element, then the end), and each read sleeps
+        slept = tf.raw_ops.SleepDataset(
+            input_dataset=tf.data.experimental.to_variant(one),
+            sleep_microseconds=tf.constant(delay_ms * 1000 // 2, tf.int64),
+            output_types=[tf.int64],
+            output_shapes=[[]],
         )
-        with tf.control_dependencies([waited]):
+        element = tf.data.experimental.get_single_element(
+            tf.data.experimental.from_variant(slept, one.element_spec)
+        )
+        with tf.control_dependencies([element]):
             y = tf.add(x, 1.0, name="y")
         return {"serving_default": _predict_signature(tf, {"x": x}, {"y": y})}
 

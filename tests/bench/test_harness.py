@@ -72,9 +72,13 @@ def test_closed_loop_holds_concurrency_and_measures_throughput() -> None:
     result = run_closed_loop(target.open_call, concurrency=4, duration_s=0.6)
     assert target.connections == 4, "one connection per client thread"
     assert target.max_in_flight == 4, "a closed loop never has more calls open than clients"
-    # 4 clients each finishing a call every ~20 ms: about 200 good answers a second.
-    assert 120 < result.requests_per_second <= 200
-    assert result.stats.p50_ms == pytest.approx(20.0, abs=8.0)
+    # A sleep is never shorter than asked, so 4 clients on 20 ms calls answer at most 200 a
+    # second; how much longer a loaded machine makes each call is its own, so the rate is
+    # checked against the latencies measured with it (Little's law: clients / mean latency).
+    assert result.stats.p50_ms >= 20.0
+    assert result.requests_per_second <= 200
+    little = 4 / (result.stats.mean_ms / 1000)
+    assert result.requests_per_second == pytest.approx(little, rel=0.25)
     assert result.elapsed_s >= 0.6
     assert result.errors == {}
 
@@ -149,13 +153,13 @@ def test_a_slow_target_is_measured_until_it_has_enough_samples_but_not_forever()
     slow = SleepingTarget(0.2)
     result = run_closed_loop(slow.open_call, 2, duration_s=0.05, min_samples=6, max_duration_s=5)
     assert result.stats.count >= 6, "three rounds of two clients, though the window was shorter"
-    assert result.elapsed_s < 1.5
+    assert result.elapsed_s < 3.0  # well inside max_duration_s: stopped once it had enough
 
     slower = SleepingTarget(0.3)
     bounded = run_closed_loop(
         slower.open_call, 1, duration_s=0.05, min_samples=1000, max_duration_s=0.5
     )
-    assert bounded.elapsed_s < 1.0, "max_duration_s ends the window whatever the count"
+    assert bounded.elapsed_s < 3.0, "max_duration_s ends the window whatever the count"
 
 
 def test_slices_of_one_measurement_pool_their_samples_errors_and_time() -> None:

@@ -155,13 +155,13 @@ def test_a_content_length_over_the_limit_is_413_before_any_body(
     door_gateway: Gateway, face: str
 ) -> None:
     path, _, error_of = FACES[face]
-    started = time.monotonic()
     answer, closed = exchange(
         door_gateway,
         request_bytes("POST", path, b"{}", [*JSON, ("Content-Length", str(10**23))], length=False),
     )
+    # a door that waited for the declared body would have answered the body timeout's 408
     assert "max_body_bytes" in error_of(answer, 413)
-    assert time.monotonic() - started < 1.5 and closed
+    assert closed
 
 
 @pytest.mark.parametrize("face", FACES)

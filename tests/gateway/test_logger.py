@@ -144,7 +144,7 @@ def test_a_stalled_sink_never_blocks_the_caller_and_a_full_queue_drops() -> None
         for _ in range(9):
             logger.log(event)
         # nine puts, none waiting for the sink's 5 s timeout (a loaded machine's pauses allowed)
-        assert time.perf_counter() - started < 0.5
+        assert time.perf_counter() - started < 2.5
         # two wait in the queue, seven are dropped
         assert logger.dropped == 7
         exposition = metrics.exposition().decode()

@@ -50,7 +50,9 @@ def test_a_hung_tfserving_never_connected_to_is_a_504_at_the_deadline_then_answe
             took = _hung_calls(wrappers, backend, log_dir, ledger)
         finally:
             os.killpg(group, signal.SIGCONT)
-        assert all(0.95 < seconds < 2.5 for seconds in took.values()), took
+        # cut at the deadline, not before it; the bound above only keeps a loaded machine's
+        # pauses apart from the client's own 30 s (the backend never answers)
+        assert all(0.95 < seconds < TIMEOUT_MS / 1000 + 4.0 for seconds in took.values()), took
         for transport, wrapper in wrappers.items():
             assert _answered_again(wrapper) == (200, "OK"), transport
             ledger.answered("200")

@@ -202,13 +202,14 @@ def test_a_check_that_cannot_connect_yet_counts_as_not_ready(tmp_path: Path) -> 
 def test_stopping_together_gives_every_group_one_grace(tmp_path: Path) -> None:
     children = [
         ChildProcess(f"stubborn-{n}", STUBBORN, tmp_path / f"stubborn-{n}.log").start()
-        for n in range(3)
+        for n in range(4)
     ]
     assert all(wait_for(lambda c=c: c.log_path.read_text().strip().isdigit()) for c in children)
     grandchildren = [int(c.log_path.read_text().strip()) for c in children]
     began = time.monotonic()
-    stop_together(children, timeout_s=1)
-    assert time.monotonic() - began < 1 + 3, "one grace for all, not one each"
+    stop_together(children, timeout_s=2)
+    # one grace each, one after another, would be 4 x 2 s; the slack is a loaded machine's
+    assert time.monotonic() - began < 2 + 3, "one grace for all, not one each"
     assert not any(c.running() for c in children)
     assert all(wait_for(lambda g=g: not pid_alive(g), 5) for g in grandchildren)
 

@@ -67,7 +67,10 @@ def test_up_serves_seldons_mnist_example_from_the_mapped_folder(tmp_path: Path) 
         result = seldon.predict(data=images)
         assert result.success, result.msg
         np.testing.assert_allclose(
-            np.asarray(get_data_from_proto(result.response)), mnist_scores(images), rtol=1e-5
+            np.asarray(get_data_from_proto(result.response)),
+            mnist_scores(images),
+            rtol=1e-4,
+            atol=1e-6,
         )
         assert result.response.meta.requestPath["mnist-model"] == "seldon-tfserving:0.1.0"
         over_grpc = seldon.predict(
@@ -75,7 +78,10 @@ def test_up_serves_seldons_mnist_example_from_the_mapped_folder(tmp_path: Path) 
         )
         assert over_grpc.success, over_grpc.msg
         np.testing.assert_allclose(
-            np.asarray(get_data_from_proto(over_grpc.response)), mnist_scores(images), rtol=1e-5
+            np.asarray(get_data_from_proto(over_grpc.response)),
+            mnist_scores(images),
+            rtol=1e-4,
+            atol=1e-6,
         )
 
         environments = [environ(pid) for pid in children_of(process.pid)]

@@ -78,7 +78,7 @@ def test_a_call_ends_at_the_callers_deadline_before_timeout_ms(patient: Any) -> 
         _slow_predict(client, signatures)
     # far under timeout_ms's 5 s (a loaded machine's pauses allowed); the message names the
     # deadline that ended it
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 2.5
     assert "within the caller's deadline" in raised.value.message
     assert raised.value.http_status == 504
 
