@@ -103,7 +103,12 @@ def test_a_killed_component_is_503_for_its_graph_only(
 
     victim.server.kill()
 
-    unready = requests.get(status, timeout=10)
+    # SIGKILL is delivered to the process group at once, but its processes (gunicorn's worker
+    # among them) are gone a moment later: readiness must turn within a few seconds
+    deadline = time.monotonic() + 10
+    while (unready := requests.get(status, timeout=10)).status_code == 200:
+        assert time.monotonic() < deadline, "still ready 10 s after the kill"
+        time.sleep(0.1)
     assert unready.status_code == 503
     assert "fragile/default/model-a" in unready.json()["status"]["info"]
     url = f"{fragile_gateway.http_url}/seldon/{NAMESPACE}/fragile/api/v1.0/predictions"
