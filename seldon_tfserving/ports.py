@@ -7,7 +7,7 @@ therefore drawn outside that range. And another process (a second `up`, a second
 may pick the same port in the meantime: a second child on a taken HTTP port fails to start, but
 seldon-core's gRPC server binds with SO_REUSEPORT, so two children given one gRPC port would
 both listen and silently answer each other's requests. So a port is handed out at most once per
-process, and claimed machine-wide (an exclusively created file) for long enough to be bound.
+process, and claimed machine-wide (a file per port, under one lock) long enough to be bound.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ MAX_PROBES = 1000
 #: How long a claim keeps other processes off a port: past it the port is judged by the
 #: kernel alone (bound by then, or free again).
 CLAIM_S = 300.0
-#: Where claims live: one empty file per port, created exclusively.
+#: Where claims live: one empty file per port, its age the claim's; `.lock` guards them all.
 CLAIMS = Path(tempfile.gettempdir()) / "seldon-tfserving-port-claims"
 #: Below this the ports are privileged or well known.
 FIRST_UNPRIVILEGED = 1025
