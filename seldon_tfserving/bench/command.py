@@ -19,7 +19,7 @@ from typing import Any
 from seldon_tfserving.bench.comparisons import compare, comparison_table
 from seldon_tfserving.bench.gateway_hop import gateway_hops, hop_table
 from seldon_tfserving.bench.harness import CallFailed, LoadResult, run_closed_loop
-from seldon_tfserving.bench.lineup import plan_targets, start_servers
+from seldon_tfserving.bench.lineup import ReferenceClass, plan_targets, start_servers
 from seldon_tfserving.bench.memory import ProcessMemory, memory_table
 from seldon_tfserving.bench.models import (
     BENCH_MODELS,
@@ -99,6 +99,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "which imports TensorFlow's runtime (default: python -m seldon_tfserving.microservice, "
         "protos only)",
     )
+    parser.add_argument(
+        "--reference-class",
+        type=Path,
+        metavar="NAME.py",
+        help="also measure the Seldon class NAME in this file (e.g. Seldon's TfServingProxy.py, "
+        "which the bench does not ship), under seldon-core-microservice with the wrapper's "
+        "threads, taking TfServingProxy's parameters (rest_endpoint, grpc_endpoint, "
+        "model_name, signature_name, model_input, model_output); the wrapper is compared "
+        "with it",
+    )
     parser.add_argument("--output", type=Path, default=Path("bench-results"), help="result dir")
     parser.add_argument(
         "--request-logs",
@@ -114,6 +124,16 @@ def run(args: argparse.Namespace) -> int:
     duration = args.duration if args.duration is not None else duration
     warmup = args.warmup if args.warmup is not None else warmup
     rounds = args.rounds or (QUICK_ROUNDS if args.quick else FULL_ROUNDS)
+    reference = None
+    if args.reference_class is not None:
+        if args.request_logs:
+            print("bench: --reference-class is not measured with --request-logs", file=sys.stderr)
+            return 2
+        try:
+            reference = ReferenceClass.of_file(args.reference_class)
+        except ValueError as error:
+            print(f"bench: --reference-class: {error}", file=sys.stderr)
+            return 2
     if args.request_logs:
         from seldon_tfserving.bench.request_logs import run_request_log_bench
 
@@ -138,11 +158,12 @@ def run(args: argparse.Namespace) -> int:
         "dtype": "float32",
         "batching_parameters": BATCHING_PARAMETERS if "batching" in args.targets else None,
         "component_command": list(_microservice(args)),
+        "reference_class": str(args.reference_class) if reference is not None else None,
     }
     with tempfile.TemporaryDirectory(prefix="seldon-tfserving-bench-") as workdir:
         try:
             measurements, memory = _measure(
-                models, args, Path(workdir), output, duration, warmup, rounds
+                models, args, Path(workdir), output, duration, warmup, rounds, reference
             )
         except StartupError as error:
             print(f"bench: a process did not start: {error}", file=sys.stderr)
@@ -194,6 +215,7 @@ def _measure(
     duration: float,
     warmup: float,
     rounds: int,
+    reference: ReferenceClass | None = None,
 ) -> tuple[list[Measurement], list[ProcessMemory]]:
     """Every cell of the plan, and each process's memory once the load is over."""
     began = time.monotonic()
@@ -206,7 +228,9 @@ def _measure(
     with BenchStack(log_dir, _microservice(args)) as stack:
         print("starting the backend and the components ...", file=sys.stderr)
         groups = set(args.targets)
-        servers = start_servers(stack, models, groups, config, workdir, args.component_threads)
+        servers = start_servers(
+            stack, models, groups, config, workdir, args.component_threads, reference
+        )
         print(f"started in {time.monotonic() - began:.0f} s", file=sys.stderr)
         plan = plan_targets(models, groups, servers, quick=args.quick)
         max_window = QUICK_MAX_WINDOW_S if args.quick else max(3 * duration, MAX_WINDOW_S)

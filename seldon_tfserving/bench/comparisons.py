@@ -7,8 +7,11 @@ costs (the bare Python hop is the floor under both), its Seldon gRPC `ndarray` p
 its TF REST face is at most 1.2x TF Serving's own REST latency, so at least 1/1.2 of its
 throughput, for 1x224x224x3. Seldon's REST `ndarray` on the wrapper with `transport: rest`
 (TfServingProxy's REST path) is reported against TF Serving's REST and against the default
-wrapper's gRPC transport, without a goal: the issue's goal for it is stated against
-TfServingProxy, which the bench does not ship.
+wrapper's gRPC transport, without a goal of its own.
+
+Against a reference class given to `bench --reference-class` (Seldon's TfServingProxy, which
+the bench does not ship), the goals are the wrapper's: on every payload, its Seldon REST path at
+least 3x the reference's throughput (p50 at most a third), each gRPC path at least its.
 """
 
 from __future__ import annotations
@@ -17,9 +20,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from seldon_tfserving.bench.models import BENCH_MODELS
 from seldon_tfserving.bench.report import Measurement
 from seldon_tfserving.bench.suite import (
     FLOOR_TARGET,
+    REFERENCE_GRPC_NDARRAY,
+    REFERENCE_GRPC_TFTENSOR,
+    REFERENCE_REST_NDARRAY,
     SELDON_NDARRAY,
     SELDON_TFTENSOR,
     TF_GRPC_FACE,
@@ -55,6 +62,10 @@ class ComparisonSpec:
 REST_FACE_GOAL = Goal(1.2, frozenset({"1x224x224x3"}))
 #: Seldon's gRPC `ndarray` against `tftensor` on the same wrapper: within 10% for 1x4.
 NDARRAY_GOAL = Goal(1.1, frozenset({"1x4"}))
+#: Against the reference class, on every payload: REST 3x its throughput, gRPC at least its.
+EVERY_PAYLOAD = frozenset(model.payload_label for model in BENCH_MODELS)
+REFERENCE_REST_GOAL = Goal(1 / 3, EVERY_PAYLOAD)
+REFERENCE_GRPC_GOAL = Goal(1.0, EVERY_PAYLOAD)
 COMPARISONS = (
     ComparisonSpec(
         "seldon grpc ndarray / seldon grpc tftensor", SELDON_NDARRAY, SELDON_TFTENSOR, NDARRAY_GOAL
@@ -77,6 +88,30 @@ COMPARISONS = (
         "seldon rest ndarray (transport rest) / seldon rest ndarray",
         WRAPPER_REST_NDARRAY_REST_TRANSPORT,
         WRAPPER_REST_NDARRAY,
+    ),
+    ComparisonSpec(
+        "seldon rest ndarray / reference rest ndarray",
+        WRAPPER_REST_NDARRAY,
+        REFERENCE_REST_NDARRAY,
+        REFERENCE_REST_GOAL,
+    ),
+    ComparisonSpec(
+        "seldon rest ndarray (transport rest) / reference rest ndarray",
+        WRAPPER_REST_NDARRAY_REST_TRANSPORT,
+        REFERENCE_REST_NDARRAY,
+        REFERENCE_REST_GOAL,
+    ),
+    ComparisonSpec(
+        "seldon grpc tftensor / reference grpc tftensor",
+        SELDON_TFTENSOR,
+        REFERENCE_GRPC_TFTENSOR,
+        REFERENCE_GRPC_GOAL,
+    ),
+    ComparisonSpec(
+        "seldon grpc ndarray / reference grpc ndarray",
+        SELDON_NDARRAY,
+        REFERENCE_GRPC_NDARRAY,
+        REFERENCE_GRPC_GOAL,
     ),
 )
 

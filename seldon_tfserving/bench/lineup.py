@@ -2,7 +2,8 @@
 
 Only the processes the chosen groups call are started, all at once (each imports for seconds),
 and every target of a model is planned in one fixed order: direct, batching, the wrapper's
-Seldon API, its TF faces, the Seldon graphs, the TF graphs.
+Seldon API, the reference class's (`--reference-class`), the wrapper's TF faces, the Seldon
+graphs, the TF graphs.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from seldon_tfserving.bench.graphs import graph_components, start_gateway
 from seldon_tfserving.bench.models import BenchModel
-from seldon_tfserving.bench.stack import BenchStack
+from seldon_tfserving.bench.stack import WITH_TENSORFLOW_MICROSERVICE, BenchStack
 from seldon_tfserving.bench.suite import (
     BATCHING_PARAMETERS,
     REST_TRANSPORT_GROUPS,
@@ -21,6 +22,8 @@ from seldon_tfserving.bench.suite import (
     batching_targets,
     direct_targets,
     graph_targets,
+    reference_parameters,
+    reference_targets,
     router_targets,
     tf_graph_targets,
     tf_wrapper_targets,
@@ -51,6 +54,40 @@ class BenchServers:
     graphs: dict[str, list[GraphEntry]] = field(default_factory=dict)
     #: the graphs' ABTestRouter (only with the gateway's groups)
     router: ServerAddress | None = None
+    #: the reference class, one component per model (only with `--reference-class`)
+    references: dict[str, ServerAddress] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReferenceClass:
+    """A Seldon class measured beside TfServingModel: `module` names both the file in
+    `directory` and the class, as seldon-core-microservice imports an undotted name."""
+
+    directory: Path
+    module: str
+
+    @classmethod
+    def of_file(cls, path: Path) -> ReferenceClass:
+        """The class in `path` (`TfServingProxy.py` holds `TfServingProxy`); ValueError
+        when the file is missing or its name is no Python module name."""
+        if path.suffix != ".py" or not path.stem.isidentifier():
+            raise ValueError(f"{path}: a reference class is a NAME.py file holding class NAME")
+        if not path.is_file():
+            raise ValueError(f"{path}: no such file")
+        return cls(path.resolve().parent, path.stem)
+
+    def component(
+        self, model: BenchModel, backend: ServerAddress, threads: int
+    ) -> MicroserviceSpec:
+        """Its component for `model`, under seldon-core's own seldon-core-microservice."""
+        return MicroserviceSpec(
+            self.module,
+            parameters=reference_parameters(model, backend),
+            threads=threads,
+            env={"PYTHONPATH": str(self.directory)},
+            name=f"reference-{model.name}",
+            program=WITH_TENSORFLOW_MICROSERVICE,
+        )
 
 
 def _wrapper(
@@ -71,6 +108,7 @@ def start_servers(
     model_config: Path,
     workdir: Path,
     component_threads: int,
+    reference: ReferenceClass | None = None,
 ) -> BenchServers:
     """Start what `groups` call; return once every process answers."""
     names = [m.name for m in models]
@@ -99,6 +137,8 @@ def start_servers(
         wanted += [_wrapper(m, backend.address, component_threads, rest=True) for m in models]
     if with_gateway:
         wanted += graph_components(component_threads)
+    if reference is not None:
+        wanted += [reference.component(m, backend.address, component_threads) for m in models]
 
     def wait_for_backends() -> None:
         for started in backends:
@@ -114,6 +154,7 @@ def start_servers(
         router, combiner = next(addresses), next(addresses)
         tf_wrappers = rest_wrappers if "tf-graph" in groups else None
         graphs = start_gateway(stack, models, wrappers, router, combiner, tf_wrappers)
+    references = {m.name: next(addresses) for m in models} if reference is not None else {}
     return BenchServers(
         backend=backend.address,
         wrappers=wrappers,
@@ -122,6 +163,7 @@ def start_servers(
         forwarder=forwarder,
         graphs=graphs,
         router=router,
+        references=references,
     )
 
 
@@ -140,6 +182,8 @@ def plan_targets(
             found += wrapper_targets(
                 model, servers.wrappers[model.name], servers.rest_transport_wrappers[model.name]
             )
+        if model.name in servers.references:
+            found += reference_targets(model, servers.references[model.name])
         if "tf-wrapper" in groups:
             found += tf_wrapper_targets(
                 model, servers.wrappers[model.name], servers.rest_transport_wrappers[model.name]

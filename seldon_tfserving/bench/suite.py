@@ -131,6 +131,39 @@ def wrapper_targets(
     ]
 
 
+#: A Seldon class measured beside TfServingModel (`bench --reference-class`, Seldon's own
+#: TfServingProxy for one): its REST and gRPC paths, named as the wrapper's are.
+REFERENCE_REST_NDARRAY = "reference rest ndarray"
+REFERENCE_GRPC_NDARRAY = "reference grpc ndarray"
+REFERENCE_GRPC_TFTENSOR = "reference grpc tftensor"
+
+
+def reference_parameters(model: BenchModel, backend: ServerAddress) -> list[dict[str, str]]:
+    """TfServingProxy's six Seldon parameters (a reference class must take them): the same
+    model, signature and tensors as the wrapper's, on the same backend."""
+    values = {
+        "rest_endpoint": backend.http_url,
+        "grpc_endpoint": backend.grpc_target,
+        "model_name": model.name,
+        "signature_name": SIGNATURE_NAME,
+        "model_input": INPUT_NAME,
+        "model_output": OUTPUT_NAME,
+    }
+    return [{"name": k, "type": "STRING", "value": v} for k, v in values.items()]
+
+
+def reference_targets(model: BenchModel, component: ServerAddress) -> list[Target]:
+    """The reference class's Seldon API with the bodies the wrapper's targets send."""
+    x = model.payload()
+    return [
+        targets.seldon_rest_ndarray(
+            f"{component.http_url}/api/v1.0/predictions", x, REFERENCE_REST_NDARRAY
+        ),
+        targets.seldon_grpc_ndarray(component.grpc_target, x, REFERENCE_GRPC_NDARRAY),
+        targets.seldon_grpc_tftensor(component.grpc_target, x, REFERENCE_GRPC_TFTENSOR),
+    ]
+
+
 #: The A/B graphs' router called alone, as the gateway calls it over each protocol.
 ROUTER_REST = "router rest ndarray"
 ROUTER_GRPC = "router grpc tftensor"

@@ -146,6 +146,9 @@ class MicroserviceSpec:
     extra_args: Sequence[str] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     name: str | None = None
+    #: the command that runs it, when not the launcher's (a class measured beside ours runs
+    #: under seldon-core's own entrypoint, as Seldon runs it)
+    program: Sequence[str] | None = None
 
     @property
     def log_name(self) -> str:
@@ -291,7 +294,7 @@ def launch_microservice(
         ServerAddress(LOOPBACK, http_port, grpc_port),
         spec=spec,
         metrics_port=metrics_port,
-        program=program,
+        program=spec.program or program,
         health_path=health_path,
         retries_left=port_retries,
     )

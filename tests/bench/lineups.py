@@ -12,8 +12,11 @@ from seldon_tfserving.gateway.endpoints import ServerAddress
 from seldon_tfserving.runner.launch import LOOPBACK
 
 
-def servers_at_one_address(models: Sequence[BenchModel], with_router: bool) -> BenchServers:
-    """Every process of a run at one address (the graphs' router only if `with_router`)."""
+def servers_at_one_address(
+    models: Sequence[BenchModel], with_router: bool, with_reference: bool = False
+) -> BenchServers:
+    """Every process of a run at one address (the graphs' router only if `with_router`, a
+    reference class's components only if `with_reference`)."""
     address = ServerAddress(LOOPBACK, 1, 2)
     return BenchServers(
         backend=address,
@@ -22,4 +25,5 @@ def servers_at_one_address(models: Sequence[BenchModel], with_router: bool) -> B
         forwarder=address.grpc_target,
         graphs=graph_entries(models, "http://h:1", "h:2", with_tf=True),
         router=address if with_router else None,
+        references={m.name: address for m in models} if with_reference else {},
     )

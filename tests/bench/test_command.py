@@ -12,6 +12,9 @@ from PIL import Image
 from seldon_tfserving.bench.gateway_hop import HOPS
 from seldon_tfserving.bench.suite import (
     BATCHING_PARAMETERS,
+    REFERENCE_GRPC_NDARRAY,
+    REFERENCE_GRPC_TFTENSOR,
+    REFERENCE_REST_NDARRAY,
     ROUTER_GRPC,
     ROUTER_REST,
     SELDON_NDARRAY,
@@ -160,6 +163,80 @@ def test_bench_measures_the_tf_protocol_on_the_wrapper_and_through_the_gateway(
         assert isinstance(cost["mean_us"], float) and isinstance(cost["p50_us"], float)
         assert cost["max_us"] == (100.0 if cells[target]["protocol"] == "grpc" else None)
     assert f"| {SELDON_NDARRAY} | 1x4 | 2 |" in (tmp_path / "results.md").read_text()
+
+
+#: A Seldon class that takes TfServingProxy's six parameters, as Seldon's file would be given.
+REFERENCE_SOURCE = """\
+from seldon_tfserving import TfServingModel
+
+
+class Reference(TfServingModel):
+    \"\"\"Stands in for Seldon's TfServingProxy, which no test here can fetch.\"\"\"
+"""
+
+
+@pytest.mark.timeout(480)
+def test_bench_measures_a_reference_class_beside_the_wrapper_and_compares_them(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "classes" / "Reference.py"
+    source.parent.mkdir()
+    source.write_text(REFERENCE_SOURCE)
+    output = tmp_path / "out"
+    finished = run_bench(
+        output,
+        "--targets",
+        "wrapper",
+        "--reference-class",
+        str(source),
+        "--concurrency",
+        "2",
+        "--rounds",
+        "1",
+        timeout_s=420,
+    )
+    document = json.loads((output / "results.json").read_text())
+    cells = {r["target"]: r for r in document["results"]}
+    for target in (REFERENCE_REST_NDARRAY, REFERENCE_GRPC_NDARRAY, REFERENCE_GRPC_TFTENSOR):
+        assert cells[target]["errors"] == {}, f"{target}: every answer checked and good"
+        assert cells[target]["stats"]["count"] > 0
+    compared = {(c["target"], c["reference"]): c for c in document["comparisons"]}
+    against_reference = {pair: c for pair, c in compared.items() if pair[1].startswith("reference")}
+    assert set(against_reference) == {
+        (WRAPPER_REST_NDARRAY, REFERENCE_REST_NDARRAY),
+        (WRAPPER_REST_NDARRAY_REST_TRANSPORT, REFERENCE_REST_NDARRAY),
+        (SELDON_TFTENSOR, REFERENCE_GRPC_TFTENSOR),
+        (SELDON_NDARRAY, REFERENCE_GRPC_NDARRAY),
+    }
+    for comparison in against_reference.values():
+        assert comparison["throughput_ratio"] > 0 and isinstance(comparison["met"], bool)
+    assert document["settings"]["reference_class"] == str(source)
+    memory = {process["name"] for process in document["memory"]}
+    assert "reference-dense4" in memory, "its process is measured like ours"
+    assert "| seldon rest ndarray / reference rest ndarray | 1x4 | 2 |" in finished.stdout
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ("missing/TfServingProxy.py", "no such file"),
+        ("tf-serving-proxy.py", "NAME.py file holding class NAME"),
+    ],
+)
+def test_bench_refuses_a_reference_class_it_cannot_import_before_starting_anything(
+    tmp_path: Path, given: str, said: str
+) -> None:
+    (tmp_path / "tf-serving-proxy.py").write_text("class TfServingProxy: ...\n")
+    refused = subprocess.run(
+        [str(VENV_BIN / "seldon-tfserving"), "bench", "--reference-class", str(tmp_path / given)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2
+    assert said in refused.stderr and "--reference-class" in refused.stderr
+    assert not (tmp_path / "bench-results").exists(), "nothing was started or written"
 
 
 #: A wrapper, router or combiner holding TensorFlow's runtime is about 550 MB or more here;

@@ -21,12 +21,17 @@ from seldon_tfserving.bench.models import BENCH_MODELS
 from seldon_tfserving.bench.report import Measurement
 from seldon_tfserving.bench.suite import (
     FLOOR_TARGET,
+    REFERENCE_GRPC_NDARRAY,
+    REFERENCE_GRPC_TFTENSOR,
+    REFERENCE_REST_NDARRAY,
     SELDON_NDARRAY,
     SELDON_TFTENSOR,
     TARGET_GROUPS,
     TF_GRPC_FACE,
     TF_REST_FACE,
     TF_REST_FACE_REST_TRANSPORT,
+    WRAPPER_REST_NDARRAY,
+    WRAPPER_REST_NDARRAY_REST_TRANSPORT,
 )
 from tests.bench.lineups import servers_at_one_address
 
@@ -115,6 +120,29 @@ def test_the_rest_face_goal_holds_for_the_conv_net_payload_only() -> None:
     assert (TF_REST_FACE, "1x4") not in rows, "a target that was not measured is no row"
 
 
+@pytest.mark.parametrize("payload", [m.payload_label for m in BENCH_MODELS])
+def test_against_a_reference_class_rest_must_triple_it_and_grpc_match_it(payload: str) -> None:
+    found = compare(
+        [
+            measured(REFERENCE_REST_NDARRAY, 6.0, 150.0, payload),
+            measured(WRAPPER_REST_NDARRAY, 2.0, 450.0, payload),  # 3x: met
+            measured(WRAPPER_REST_NDARRAY_REST_TRANSPORT, 3.0, 300.0, payload),  # 2x: not met
+            measured(REFERENCE_GRPC_TFTENSOR, 2.0, 500.0, payload),
+            measured(SELDON_TFTENSOR, 2.0, 500.0, payload),  # even: met
+            measured(REFERENCE_GRPC_NDARRAY, 2.0, 500.0, payload),
+            measured(SELDON_NDARRAY, 2.1, 480.0, payload),  # 5% behind: not met
+        ]
+    )
+    verdicts = {(c.target, c.reference): (c.max_latency_ratio, c.met) for c in found}
+    assert verdicts[(WRAPPER_REST_NDARRAY, REFERENCE_REST_NDARRAY)] == (pytest.approx(1 / 3), True)
+    assert verdicts[(WRAPPER_REST_NDARRAY_REST_TRANSPORT, REFERENCE_REST_NDARRAY)] == (
+        pytest.approx(1 / 3),
+        False,
+    )
+    assert verdicts[(SELDON_TFTENSOR, REFERENCE_GRPC_TFTENSOR)] == (1.0, True)
+    assert verdicts[(SELDON_NDARRAY, REFERENCE_GRPC_NDARRAY)] == (1.0, False)
+
+
 def test_throughput_under_the_goal_fails_it_even_when_latency_is_within() -> None:
     [comparison] = compare(
         [
@@ -188,7 +216,7 @@ def test_the_table_and_the_json_say_the_ratios_the_goal_and_the_verdict() -> Non
 
 
 def test_every_comparison_names_targets_the_bench_has() -> None:
-    servers = servers_at_one_address(BENCH_MODELS, with_router=True)
+    servers = servers_at_one_address(BENCH_MODELS, with_router=True, with_reference=True)
     planned = {
         target.name for _, target in plan_targets(BENCH_MODELS, TARGET_GROUPS, servers, False)
     }

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -25,14 +26,19 @@ from seldon_tfserving.bench.graphs import (
     tf_deployment_name,
 )
 from seldon_tfserving.bench.harness import CallFailed
-from seldon_tfserving.bench.lineup import plan_targets
+from seldon_tfserving.bench.lineup import ReferenceClass, plan_targets
 from seldon_tfserving.bench.models import BENCH_MODELS, INPUT_NAME, OUTPUT_NAME, SIGNATURE_NAME
+from seldon_tfserving.bench.stack import WITH_TENSORFLOW_MICROSERVICE
 from seldon_tfserving.bench.suite import (
+    REFERENCE_GRPC_NDARRAY,
+    REFERENCE_GRPC_TFTENSOR,
+    REFERENCE_REST_NDARRAY,
     TF_GRPC_FACE,
     TF_REST_FACE,
     TF_REST_FACE_REST_TRANSPORT,
     WRAPPER_REST_NDARRAY,
     WRAPPER_REST_NDARRAY_REST_TRANSPORT,
+    reference_parameters,
     tf_graph_targets,
     tf_wrapper_targets,
     wrapper_parameters,
@@ -305,3 +311,47 @@ def test_a_run_plans_each_models_targets_in_the_groups_order() -> None:
         TF_REST_FACE_REST_TRANSPORT,
     ]
     assert len(only_tf) == 6
+
+
+def test_a_reference_class_is_measured_after_the_wrapper_on_the_same_bodies() -> None:
+    models = BENCH_MODELS[:1]
+    servers = servers_at_one_address(models, with_router=False, with_reference=True)
+    names = [t.name for _, t in plan_targets(models, {"wrapper"}, servers, quick=False)]
+    assert names[-3:] == [REFERENCE_REST_NDARRAY, REFERENCE_GRPC_NDARRAY, REFERENCE_GRPC_TFTENSOR]
+    alone = plan_targets(models, {"direct"}, servers, quick=False)
+    assert [t.name for _, t in alone][-3:] == names[-3:], "measured whatever else is"
+
+
+def test_a_reference_class_takes_tfservingproxys_parameters_for_the_same_model() -> None:
+    backend = ServerAddress(LOOPBACK, 8501, 8500)
+    (model,) = BENCH_MODELS[:1]
+    given = {p["name"]: p["value"] for p in reference_parameters(model, backend)}
+    assert given == {
+        "rest_endpoint": backend.http_url,
+        "grpc_endpoint": backend.grpc_target,
+        "model_name": model.name,
+        "signature_name": SIGNATURE_NAME,
+        "model_input": INPUT_NAME,
+        "model_output": OUTPUT_NAME,
+    }
+    wrapper = {p["name"]: p["value"] for p in wrapper_parameters(model, backend)}
+    assert all(wrapper[name] == value for name, value in given.items()), "the wrapper's own"
+
+
+def test_a_reference_class_is_a_file_named_as_its_class_run_by_seldons_entrypoint(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "TfServingProxy.py"
+    source.write_text("class TfServingProxy: ...\n")
+    reference = ReferenceClass.of_file(source)
+    spec = reference.component(BENCH_MODELS[0], ServerAddress(LOOPBACK, 1, 2), threads=8)
+    assert (spec.interface, spec.threads) == ("TfServingProxy", 8)
+    assert spec.env["PYTHONPATH"] == str(tmp_path)
+    assert spec.program == WITH_TENSORFLOW_MICROSERVICE, "as Seldon runs it"
+    for wrong, why in [
+        (tmp_path / "missing.py", "no such file"),
+        (tmp_path / "tf-serving-proxy.py", "NAME.py"),
+        (tmp_path / "TfServingProxy.txt", "NAME.py"),
+    ]:
+        with pytest.raises(ValueError, match=why):
+            ReferenceClass.of_file(wrong)
