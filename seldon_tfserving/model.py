@@ -95,6 +95,9 @@ class TfServingModel(SeldonComponent):
         )
         self.client = client_for(tfserving_endpoint(self.settings))
         self.signatures = SignatureCache(self.client.metadata)
+        #: Seldon's requestPath entry for this unit, read from the pod's environment once
+        #: (Seldon reads it on every request; it cannot change while the process runs)
+        self.request_path: dict[str, str] = get_request_path()
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -270,7 +273,7 @@ class TfServingModel(SeldonComponent):
         }
         if request.puid:
             meta["puid"] = request.puid
-        request_path = {**get_request_path(), **(request.meta.get("requestPath") or {})}
+        request_path = {**self.request_path, **(request.meta.get("requestPath") or {})}
         if request_path:
             meta["requestPath"] = request_path
         return meta

@@ -9,6 +9,7 @@ import os
 import random
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -79,6 +80,30 @@ def test_the_background_flusher_delivers_within_its_interval() -> None:
     while not shared.calls and time.monotonic() < deadline:
         time.sleep(0.01)
     assert shared.calls == [([{**TIMER, "tags": {}}], "predict")]
+
+
+def test_updates_from_many_threads_across_many_flushes_all_arrive() -> None:
+    """The flusher is woken by the first update after each flush only: none may be stranded."""
+    shared = RecordingMetrics()
+    front = BufferedSeldonMetrics(shared, flush_interval_s=0.005)
+    writers, per_writer = 4, 300
+
+    def write() -> None:
+        for _ in range(per_writer):
+            front.update([dict(TIMER)], "predict")
+            time.sleep(random.random() / 5000)
+
+    threads = [threading.Thread(target=write) for _ in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    deadline = time.monotonic() + 5
+    while sum(len(m) for m, _ in shared.calls) < writers * per_writer:
+        assert time.monotonic() < deadline, "updates were left in the queue, unflushed"
+        time.sleep(0.01)
+    assert sum(len(m) for m, _ in shared.calls) == writers * per_writer
+    assert len(shared.calls) > 1, "merged over many intervals, each woken again"
 
 
 def test_buffered_figures_are_the_figures_seldon_records_itself(
