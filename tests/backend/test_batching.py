@@ -35,6 +35,7 @@ from seldon_tfserving.errors import (
     Unavailable,
 )
 from tests.servers import TFSERVING_TESTDATA, VENV_BIN, start_backend
+from tests.waiting import eventually
 
 Array = np.ndarray[Any, Any]
 
@@ -81,13 +82,6 @@ def scheduler_for(session: StandInSession) -> Iterator[Callable[..., BatchSchedu
 
 def rows(*values: float, width: int = 1) -> Array:
     return np.array([[v] * width for v in values], dtype=np.float32)
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.01)
 
 
 def run_together(scheduler: BatchScheduler, inputs: list[Array], **run: Any) -> list[Any]:
@@ -177,7 +171,7 @@ def test_a_full_queue_turns_runs_away_with_unavailable(
         running = pool.submit(scheduler.run, {"x": rows(1)}, ["y"])
         assert session.started.wait(10)  # the only thread is busy with it
         queued = pool.submit(scheduler.run, {"x": rows(2)}, ["y"])
-        wait_for(lambda: scheduler.queued_runs() == 1)
+        eventually(lambda: scheduler.queued_runs() == 1, interval_s=0.01, awaited="one run queued")
         with pytest.raises(Unavailable, match="batch scheduling queue .* is full"):
             scheduler.run({"x": rows(3)}, ["y"])
         session.release.set()
@@ -258,7 +252,7 @@ def test_closing_fails_queued_runs_and_refuses_new_ones(
         pool.submit(scheduler.run, {"x": rows(1)}, ["y"])
         assert session.started.wait(10)
         queued = pool.submit(scheduler.run, {"x": rows(2)}, ["y"])
-        wait_for(lambda: scheduler.queued_runs() == 1)
+        eventually(lambda: scheduler.queued_runs() == 1, interval_s=0.01, awaited="one run queued")
         scheduler.close()
         with pytest.raises(Unavailable, match="unloaded"):
             queued.result(10)

@@ -28,6 +28,7 @@ from tensorflow_serving.config import model_server_config_pb2
 
 from seldon_tfserving.codec.tensor_proto import ndarray_to_tensor_proto, tensor_proto_to_ndarray
 from tests.servers import Backend, start_backend
+from tests.waiting import eventually
 
 TWO_VERSIONS = "saved_model_half_plus_two_2_versions"  # versions 123 and 124
 HALF_PLUS_THREE = "saved_model_half_plus_three"
@@ -235,14 +236,6 @@ def test_malformed_configs_are_invalid_arguments(
     assert message in refused.value.details()
 
 
-def wait_until(check: Callable[[], bool], timeout_s: float) -> float:
-    began = time.monotonic()
-    while not check():
-        assert time.monotonic() - began < timeout_s, "not picked up in time"
-        time.sleep(0.05)
-    return time.monotonic() - began
-
-
 def test_a_polled_config_file_is_applied_within_a_few_polls(
     backend_factory: Callable[..., Backend], tfserving_testdata: Path, tmp_path: Path
 ) -> None:
@@ -265,12 +258,12 @@ def test_a_polled_config_file_is_applied_within_a_few_polls(
             return lambda: predict(stub, "m", label=label)[0] == version
 
         path.write_text(config_text(model_entry("m", base, {"stable": 124, "canary": 124})))
-        assert wait_until(label_answers("stable", 124), timeout_s=5) < 5
+        eventually(label_answers("stable", 124), 5, awaited="stable -> 124 picked up")
 
         # the flag lets a NEW label name a version not available (yet)
         labels = {"stable": 124, "canary": 123, "next": 125}
         path.write_text(config_text(model_entry("m", base, labels)))
-        wait_until(label_answers("canary", 123), timeout_s=5)
+        eventually(label_answers("canary", 123), 5, awaited="canary -> 123 picked up")
         with pytest.raises(grpc.RpcError) as absent:
             predict(stub, "m", label="next")
         assert absent.value.code() == grpc.StatusCode.NOT_FOUND

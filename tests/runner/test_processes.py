@@ -11,6 +11,7 @@ import socket
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,7 @@ from seldon_tfserving.runner.launch import (
 from seldon_tfserving.runner.processes import Child, Supervisor
 from seldon_tfserving.runner.progress import FAILED, READY, STARTING, ProgressBoard
 from tests.servers import free_port
+from tests.waiting import eventually
 
 SLEEPER = [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(120)"]
 #: ignores SIGTERM and starts a grandchild in its own group: only SIGKILL of the group ends both
@@ -60,13 +62,13 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
-def wait_for(condition: object, timeout_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if callable(condition) and condition():
-            return True
-        time.sleep(0.05)
-    return False
+def pid_logged(child: ChildProcess) -> bool:
+    """Whether `child` wrote its pid (the first thing the test programs print)."""
+    return child.log_path.read_text().strip().isdigit()
+
+
+def pid_gone(pid: int) -> bool:
+    return not pid_alive(pid)
 
 
 def test_an_unexpected_exit_is_reported_once_with_its_code(tmp_path: Path) -> None:
@@ -81,7 +83,7 @@ def test_an_unexpected_exit_is_reported_once_with_its_code(tmp_path: Path) -> No
     try:
         victim = supervisor.start("d/p/victim", SLEEPER)
         survivor = supervisor.start("d/p/survivor", SLEEPER)
-        assert wait_for(lambda: "up" in victim.log_path.read_text())
+        eventually(lambda: "up" in victim.log_path.read_text(), awaited="the victim up")
         assert victim.pid is not None
         os.killpg(victim.pid, signal.SIGKILL)
         assert reported.wait(10)
@@ -98,13 +100,13 @@ def test_an_unexpected_exit_is_reported_once_with_its_code(tmp_path: Path) -> No
 def test_stopping_kills_what_ignores_sigterm_and_its_whole_group(tmp_path: Path) -> None:
     supervisor = Supervisor(tmp_path, lambda child, code: None, grace_s=1)
     stubborn = supervisor.start("stubborn", STUBBORN)
-    assert wait_for(lambda: stubborn.log_path.read_text().strip().isdigit())
+    eventually(lambda: stubborn.log_path.read_text().strip().isdigit(), awaited="its pid")
     grandchild = int(stubborn.log_path.read_text().strip())
     began = time.monotonic()
     supervisor.stop_all()
     assert time.monotonic() - began < 8
     assert not stubborn.running()
-    assert wait_for(lambda: not pid_alive(grandchild), 5)
+    eventually(lambda: not pid_alive(grandchild), 5, awaited="the grandchild gone")
 
 
 def test_a_restart_is_not_reported_as_a_failure(tmp_path: Path) -> None:
@@ -168,7 +170,7 @@ def test_a_wait_past_its_deadline_names_the_late_children(tmp_path: Path) -> Non
     ready = ChildProcess("ready", SLEEPER, tmp_path / "ready.log").start()
     shown: list[str] = []
     try:
-        assert wait_for(lambda: "up" in late.log_path.read_text())
+        eventually(lambda: "up" in late.log_path.read_text(), awaited="the late child up")
         with pytest.raises(ChildNotReady, match="late not ready after 1 s") as raised:
             wait_all_ready(
                 [(late, lambda: False), (ready, lambda: True)],
@@ -204,14 +206,16 @@ def test_stopping_together_gives_every_group_one_grace(tmp_path: Path) -> None:
         ChildProcess(f"stubborn-{n}", STUBBORN, tmp_path / f"stubborn-{n}.log").start()
         for n in range(4)
     ]
-    assert all(wait_for(lambda c=c: c.log_path.read_text().strip().isdigit()) for c in children)
+    for child in children:
+        eventually(partial(pid_logged, child), awaited=f"{child.name}'s pid")
     grandchildren = [int(c.log_path.read_text().strip()) for c in children]
     began = time.monotonic()
     stop_together(children, timeout_s=2)
     # one grace each, one after another, would be 4 x 2 s; the slack is a loaded machine's
     assert time.monotonic() - began < 2 + 3, "one grace for all, not one each"
     assert not any(c.running() for c in children)
-    assert all(wait_for(lambda g=g: not pid_alive(g), 5) for g in grandchildren)
+    for grandchild in grandchildren:
+        eventually(partial(pid_gone, grandchild), 5, awaited=f"pid {grandchild} gone")
 
 
 def test_a_restart_appends_to_the_log_and_reads_its_own_run(tmp_path: Path) -> None:
