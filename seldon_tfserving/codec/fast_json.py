@@ -1,5 +1,6 @@
 """JSON text parsed by orjson, with `json.loads` as the judge of whatever orjson might read
-differently: every text gets `json.loads`'s value, or its error, only faster.
+differently: every text gets `json.loads`'s value, or its error, only faster. And JSON written
+by orjson where it writes the values `json.dumps` would (`dumps_finite`).
 
 orjson refuses what `json.loads` accepts beyond it (NaN/Infinity literals, integers past 64
 bits, non-UTF-8, deep nesting); such texts are parsed again by `json.loads`. The one thing
@@ -51,3 +52,15 @@ def loads(text: str | bytes | bytearray) -> Any:
     """`json.loads(text)`, the fast way whenever orjson agrees to parse it."""
     value = loads_if_agreed(text)
     return json.loads(text) if value is NOT_AGREED else value
+
+
+def dumps_finite(value: Any) -> bytes:
+    """`json.dumps(value)`'s values as UTF-8 JSON text, for a `value` that holds no NaN or
+    Infinity (orjson writes those as null, so the caller must know there are none): orjson's
+    text, or `json.dumps`'s for what orjson refuses (integers past 64 bits, keys that are not
+    strings, lone surrogates, deep nesting). The spelling may differ (`1e16` for `1e+16`, UTF-8
+    for `\\u` escapes); the values never do."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return json.dumps(value).encode("utf-8")

@@ -21,7 +21,7 @@ from requests.adapters import HTTPAdapter
 from tensorflow.core.framework.tensor_pb2 import TensorProto
 
 from seldon_tfserving.codec import fast_json, tfserving_paths
-from seldon_tfserving.codec.json_document import whole_doubles_as_ints
+from seldon_tfserving.codec.json_document import json_for_tf_serving
 from seldon_tfserving.codec.tensor_proto import dtype_name
 from seldon_tfserving.codec.tensors import as_ndarray
 from seldon_tfserving.codec.tfserving_json import decode_predict_response, encode_predict_request
@@ -195,7 +195,7 @@ class TfServingRestClient(client.TfServingClient):
         """
         if "signature_name" not in body and signature.name != "serving_default":
             body = {**body, "signature_name": signature.name}
-        encoded = json.dumps(whole_doubles_as_ints(dict(body))).encode("utf-8")
+        encoded = json_for_tf_serving(body)
         started = time.perf_counter()
         content = self._request("POST", model_path(target) + ":predict", "Predict", encoded)
         return client.JsonAnswer(_json_object(content), target.version, client.elapsed_ms(started))
