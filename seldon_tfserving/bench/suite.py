@@ -108,6 +108,9 @@ WRAPPER_REST_NDARRAY = "wrapper rest ndarray"
 #: The same call on the wrapper with `transport: rest`: REST in, TF Serving's REST out (the
 #: tensor encoded to TF Serving's JSON and its answer decoded, TfServingProxy's REST path).
 WRAPPER_REST_NDARRAY_REST_TRANSPORT = "wrapper rest ndarray (transport rest)"
+#: Seldon's REST `jsonData` on the wrapper with `transport: rest`: a TF Serving body passed on
+#: to TF Serving's REST (its whole doubles written as ints, by numpy and orjson)
+WRAPPER_REST_JSON_DATA_REST_TRANSPORT = "wrapper rest jsonData (transport rest)"
 #: Seldon's gRPC `data.ndarray` on the wrapper (a ListValue each way)
 SELDON_NDARRAY = "wrapper grpc ndarray"
 
@@ -116,7 +119,7 @@ def wrapper_targets(
     model: BenchModel, component: ServerAddress, rest_component: ServerAddress
 ) -> list[Target]:
     """Seldon's API on the wrapper (gRPC transport to TF Serving): REST and gRPC encodings;
-    and REST `ndarray` on the wrapper with `transport: rest`."""
+    and REST `ndarray` and `jsonData` on the wrapper with `transport: rest`."""
     x = model.payload()
     path = "/api/v1.0/predictions"
     url = f"{component.http_url}{path}"
@@ -126,6 +129,9 @@ def wrapper_targets(
             f"{rest_component.http_url}{path}", x, WRAPPER_REST_NDARRAY_REST_TRANSPORT
         ),
         targets.seldon_rest_json_data(url, x, "wrapper rest jsonData"),
+        targets.seldon_rest_json_data(
+            f"{rest_component.http_url}{path}", x, WRAPPER_REST_JSON_DATA_REST_TRANSPORT
+        ),
         targets.seldon_grpc_ndarray(component.grpc_target, x, SELDON_NDARRAY),
         targets.seldon_grpc_tftensor(component.grpc_target, x, "wrapper grpc tftensor"),
     ]

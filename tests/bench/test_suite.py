@@ -36,6 +36,7 @@ from seldon_tfserving.bench.suite import (
     TF_GRPC_FACE,
     TF_REST_FACE,
     TF_REST_FACE_REST_TRANSPORT,
+    WRAPPER_REST_JSON_DATA_REST_TRANSPORT,
     WRAPPER_REST_NDARRAY,
     WRAPPER_REST_NDARRAY_REST_TRANSPORT,
     reference_parameters,
@@ -283,7 +284,7 @@ def test_a_run_plans_each_models_targets_in_the_groups_order() -> None:
     servers = servers_at_one_address(models, with_router=False)
     groups = {"direct", "wrapper", "tf-wrapper", "graph", "tf-graph"}
     plan = plan_targets(models, groups, servers, quick=True)
-    assert [m.name for m, _ in plan] == [models[0].name] * 18 + [models[1].name] * 18
+    assert [m.name for m, _ in plan] == [models[0].name] * 19 + [models[1].name] * 19
     assert [t.name for m, t in plan if m is models[0]] == [
         "tfserving grpc",
         "python grpc hop (floor)",
@@ -291,6 +292,7 @@ def test_a_run_plans_each_models_targets_in_the_groups_order() -> None:
         "wrapper rest ndarray",
         WRAPPER_REST_NDARRAY_REST_TRANSPORT,
         "wrapper rest jsonData",
+        WRAPPER_REST_JSON_DATA_REST_TRANSPORT,
         "wrapper grpc ndarray",
         "wrapper grpc tftensor",
         TF_GRPC_FACE,
