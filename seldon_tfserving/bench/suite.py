@@ -144,18 +144,23 @@ REFERENCE_GRPC_NDARRAY = "reference grpc ndarray"
 REFERENCE_GRPC_TFTENSOR = "reference grpc tftensor"
 
 
-def reference_parameters(model: BenchModel, backend: ServerAddress) -> list[dict[str, str]]:
-    """TfServingProxy's six Seldon parameters (a reference class must take them): the same
-    model, signature and tensors as the wrapper's, on the same backend."""
-    values = {
-        "rest_endpoint": backend.http_url,
-        "grpc_endpoint": backend.grpc_target,
-        "model_name": model.name,
-        "signature_name": SIGNATURE_NAME,
-        "model_input": INPUT_NAME,
-        "model_output": OUTPUT_NAME,
+#: TfServingProxy's constructor parameters: what a reference class must take.
+REFERENCE_PARAMETER_NAMES = frozenset(
+    {
+        "rest_endpoint",
+        "grpc_endpoint",
+        "model_name",
+        "signature_name",
+        "model_input",
+        "model_output",
     }
-    return [{"name": k, "type": "STRING", "value": v} for k, v in values.items()]
+)
+
+
+def reference_parameters(model: BenchModel, backend: ServerAddress) -> list[dict[str, str]]:
+    """TfServingProxy's six Seldon parameters with the wrapper's values for them: the same
+    model, signature and tensors, on the same backend."""
+    return [p for p in wrapper_parameters(model, backend) if p["name"] in REFERENCE_PARAMETER_NAMES]
 
 
 def reference_targets(model: BenchModel, component: ServerAddress) -> list[Target]:

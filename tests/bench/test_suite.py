@@ -328,14 +328,16 @@ def test_a_reference_class_takes_tfservingproxys_parameters_for_the_same_model()
     backend = ServerAddress(LOOPBACK, 8501, 8500)
     (model,) = BENCH_MODELS[:1]
     given = {p["name"]: p["value"] for p in reference_parameters(model, backend)}
-    assert given == {
-        "rest_endpoint": backend.http_url,
-        "grpc_endpoint": backend.grpc_target,
-        "model_name": model.name,
-        "signature_name": SIGNATURE_NAME,
-        "model_input": INPUT_NAME,
-        "model_output": OUTPUT_NAME,
+    # Seldon v1.18.2's servers/tfserving_proxy/TfServingProxy.py: TfServingProxy.__init__
+    assert set(given) == {
+        "rest_endpoint",
+        "grpc_endpoint",
+        "model_name",
+        "signature_name",
+        "model_input",
+        "model_output",
     }
+    assert (given["model_name"], given["grpc_endpoint"]) == (model.name, backend.grpc_target)
     wrapper = {p["name"]: p["value"] for p in wrapper_parameters(model, backend)}
     assert all(wrapper[name] == value for name, value in given.items()), "the wrapper's own"
 
