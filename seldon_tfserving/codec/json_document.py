@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from seldon_tfserving.codec import fast_json
-from seldon_tfserving.codec.json_tensors import TextLiterals, debug_json
+from seldon_tfserving.codec.json_tensors import TextLiterals, debug_json, whole_int64s
 from seldon_tfserving.errors import InvalidInput
 
 _DECODER = json.JSONDecoder()
@@ -123,14 +123,12 @@ def _dense_rewritten(items: list[Any]) -> tuple[Any, bool] | None:
         return items, True
     if array.dtype.kind != "f":
         return None
-    finite = np.isfinite(array)
-    whole = np.zeros(array.shape, dtype=np.bool_)
-    kept = array[finite]
-    whole[finite] = (np.mod(kept, 1.0) == 0) & (np.abs(kept) < 2.0**63)
+    finite = bool(np.isfinite(array).all())
+    whole = whole_int64s(array)
     if not whole.any():
-        return items, bool(finite.all())
+        return items, finite
     leaves = np.asarray(items, dtype=object)
     if leaves.shape != array.shape or not all(type(leaf) is float for leaf in leaves.flat):
         return None
     leaves[whole] = array[whole].astype(np.int64).tolist()
-    return leaves.tolist(), bool(finite.all())
+    return leaves.tolist(), finite

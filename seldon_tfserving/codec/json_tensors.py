@@ -205,8 +205,9 @@ _JSON_TYPES_OF: dict[int, frozenset[type]] = {
 }
 
 
-def _whole(doubles: Array) -> Array:
-    """Elementwise: a finite whole number that an int64 holds."""
+def whole_int64s(doubles: Array) -> Array:
+    """Elementwise: a finite whole number that an int64 holds (what a whole double written as
+    an int must be, here and in `json_document`)."""
     with np.errstate(invalid="ignore"):
         whole = np.isfinite(doubles) & (np.mod(doubles, 1) == 0) & (np.abs(doubles) < 2.0**63)
     return np.asarray(whole, dtype=np.bool_)
@@ -301,7 +302,7 @@ def _whole_doubles_as_ints(leaves: Array, kinds: Array) -> tuple[Array, Array]:
     if not floats.any():
         return leaves, floats
     doubles = leaves[floats].astype(np.float64)
-    whole = _whole(doubles)
+    whole = whole_int64s(doubles)
     replaced = np.zeros(leaves.shape, dtype=np.bool_)
     replaced[floats] = whole
     ints = leaves.copy()
