@@ -103,6 +103,8 @@ def batching_targets(model: BenchModel, backend: ServerAddress) -> list[Target]:
     ]
 
 
+#: Seldon's REST predictions route on a component.
+SELDON_PREDICTIONS = "/api/v1.0/predictions"
 #: The wrapper's Seldon REST path, the component the REST graphs' model nodes call.
 WRAPPER_REST_NDARRAY = "wrapper rest ndarray"
 #: The same call on the wrapper with `transport: rest`: REST in, TF Serving's REST out (the
@@ -121,17 +123,13 @@ def wrapper_targets(
     """Seldon's API on the wrapper (gRPC transport to TF Serving): REST and gRPC encodings;
     and REST `ndarray` and `jsonData` on the wrapper with `transport: rest`."""
     x = model.payload()
-    path = "/api/v1.0/predictions"
-    url = f"{component.http_url}{path}"
+    url = f"{component.http_url}{SELDON_PREDICTIONS}"
+    rest_url = f"{rest_component.http_url}{SELDON_PREDICTIONS}"
     return [
         targets.seldon_rest_ndarray(url, x, WRAPPER_REST_NDARRAY),
-        targets.seldon_rest_ndarray(
-            f"{rest_component.http_url}{path}", x, WRAPPER_REST_NDARRAY_REST_TRANSPORT
-        ),
+        targets.seldon_rest_ndarray(rest_url, x, WRAPPER_REST_NDARRAY_REST_TRANSPORT),
         targets.seldon_rest_json_data(url, x, "wrapper rest jsonData"),
-        targets.seldon_rest_json_data(
-            f"{rest_component.http_url}{path}", x, WRAPPER_REST_JSON_DATA_REST_TRANSPORT
-        ),
+        targets.seldon_rest_json_data(rest_url, x, WRAPPER_REST_JSON_DATA_REST_TRANSPORT),
         targets.seldon_grpc_ndarray(component.grpc_target, x, SELDON_NDARRAY),
         targets.seldon_grpc_tftensor(component.grpc_target, x, "wrapper grpc tftensor"),
     ]
@@ -168,7 +166,7 @@ def reference_targets(model: BenchModel, component: ServerAddress) -> list[Targe
     x = model.payload()
     return [
         targets.seldon_rest_ndarray(
-            f"{component.http_url}/api/v1.0/predictions", x, REFERENCE_REST_NDARRAY
+            f"{component.http_url}{SELDON_PREDICTIONS}", x, REFERENCE_REST_NDARRAY
         ),
         targets.seldon_grpc_ndarray(component.grpc_target, x, REFERENCE_GRPC_NDARRAY),
         targets.seldon_grpc_tftensor(component.grpc_target, x, REFERENCE_GRPC_TFTENSOR),
