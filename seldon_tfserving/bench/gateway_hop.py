@@ -6,6 +6,10 @@ concurrency and protocol, in the same run (so over the same interleaved moments)
 graph with the wrapper alone, the A/B graph with the router plus the wrapper. The added mean
 is the difference of the means; the added p99 is the graph's p99 less the sum of its
 components' p99s (a lower bound of the hop's own tail, which is not measured apart).
+
+The floor is measured the same way: `bench.forwarder`, a Python gRPC server and client that
+pass bytes through, in front of the wrapper. It is what any Python gRPC hop costs on this
+machine at this load, so the gRPC graphs' hop can be read as (the floor) + (the gateway's own).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 
 from seldon_tfserving.bench.report import Measurement
 from seldon_tfserving.bench.suite import (
+    GATEWAY_FLOOR_TARGET,
     ROUTER_GRPC,
     ROUTER_REST,
     SELDON_TFTENSOR,
@@ -31,7 +36,8 @@ MAX_ADDED_P99_MS = 10.0
 
 @dataclass(frozen=True)
 class HopSpec:
-    """A graph target and the direct targets of every component one of its requests calls."""
+    """A graph target (or the floor's) and the direct targets of every component one of its
+    requests calls."""
 
     graph: str
     components: tuple[str, ...]
@@ -40,6 +46,7 @@ class HopSpec:
 HOPS = (
     HopSpec("graph single rest", (WRAPPER_REST_NDARRAY,)),
     HopSpec("graph single grpc tftensor", (SELDON_TFTENSOR,)),
+    HopSpec(GATEWAY_FLOOR_TARGET, (SELDON_TFTENSOR,)),
     HopSpec("graph ab rest", (ROUTER_REST, WRAPPER_REST_NDARRAY)),
     HopSpec("graph ab grpc tftensor", (ROUTER_GRPC, SELDON_TFTENSOR)),
     HopSpec("graph tf single rest", (TF_REST_FACE_REST_TRANSPORT,)),

@@ -21,6 +21,7 @@ from seldon_tfserving.bench.suite import (
     GraphEntry,
     batching_targets,
     direct_targets,
+    gateway_floor_targets,
     graph_targets,
     reference_parameters,
     reference_targets,
@@ -51,6 +52,8 @@ class BenchServers:
     rest_transport_wrappers: dict[str, ServerAddress] = field(default_factory=dict)
     batching_backend: ServerAddress | None = None
     forwarder: str | None = None
+    #: the bare forwarder in front of each wrapper's gRPC port (only with the `graph` group)
+    wrapper_forwarders: dict[str, str] = field(default_factory=dict)
     graphs: dict[str, list[GraphEntry]] = field(default_factory=dict)
     #: the graphs' ABTestRouter (only with the gateway's groups)
     router: ServerAddress | None = None
@@ -155,12 +158,20 @@ def start_servers(
         tf_wrappers = rest_wrappers if "tf-graph" in groups else None
         graphs = start_gateway(stack, models, wrappers, router, combiner, tf_wrappers)
     references = {m.name: next(addresses) for m in models} if reference is not None else {}
+    wrapper_forwarders = {
+        m.name: stack.start_forwarder(
+            wrappers[m.name].grpc_target, name=f"forwarder-wrapper-{m.name}"
+        )
+        for m in models
+        if "graph" in groups
+    }
     return BenchServers(
         backend=backend.address,
         wrappers=wrappers,
         rest_transport_wrappers=rest_wrappers,
         batching_backend=batching_backend.address if batching_backend is not None else None,
         forwarder=forwarder,
+        wrapper_forwarders=wrapper_forwarders,
         graphs=graphs,
         router=router,
         references=references,
@@ -190,6 +201,8 @@ def plan_targets(
             )
         if "graph" in groups and servers.router is not None:
             found += router_targets(model, servers.router, with_grpc=not quick)
+        if "graph" in groups and model.name in servers.wrapper_forwarders and not quick:
+            found += gateway_floor_targets(model, servers.wrapper_forwarders[model.name])
         if "graph" in groups:
             found += graph_targets(model, servers.graphs[model.name], with_grpc=not quick)
         if "tf-graph" in groups:

@@ -96,12 +96,12 @@ class BenchStack:
             backend.wait_ready()
         return backend
 
-    def start_forwarder(self, backend_grpc: str) -> str:
-        """The bare Python gRPC forwarder (`bench.forwarder`) in front of `backend_grpc`;
-        returns its endpoint once it listens."""
+    def start_forwarder(self, backend_grpc: str, name: str = "forwarder") -> str:
+        """The bare Python gRPC forwarder (`bench.forwarder`) in front of `backend_grpc` (TF
+        Serving, or a component); returns its endpoint once it listens."""
         port = free_port()
         process = self.spawn(
-            "forwarder",
+            name,
             [sys.executable, "-m", "seldon_tfserving.bench.forwarder", str(port), backend_grpc],
         )
         process.wait_until(lambda: port_open(port))

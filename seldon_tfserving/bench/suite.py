@@ -189,6 +189,16 @@ def router_targets(
     return found
 
 
+#: Seldon's gRPC tftensor through `bench.forwarder` in front of the wrapper: the floor under the
+#: gateway's gRPC hop (a Python gRPC server and client that pass bytes through, nothing else).
+GATEWAY_FLOOR_TARGET = "python grpc hop over wrapper (floor)"
+
+
+def gateway_floor_targets(model: BenchModel, forwarder: str) -> list[Target]:
+    """The wrapper's gRPC tftensor call through the bare forwarder in front of it."""
+    return [targets.seldon_grpc_tftensor(forwarder, model.payload(), GATEWAY_FLOOR_TARGET)]
+
+
 def graph_targets(
     model: BenchModel, graphs: Sequence[GraphEntry], with_grpc: bool = True
 ) -> list[Target]:

@@ -23,6 +23,7 @@ def servers_at_one_address(
         wrappers={m.name: address for m in models},
         rest_transport_wrappers={m.name: address for m in models},
         forwarder=address.grpc_target,
+        wrapper_forwarders={m.name: address.grpc_target for m in models},
         graphs=graph_entries(models, "http://h:1", "h:2", with_tf=True),
         router=address if with_router else None,
         references={m.name: address for m in models} if with_reference else {},

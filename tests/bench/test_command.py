@@ -12,6 +12,7 @@ from PIL import Image
 from seldon_tfserving.bench.gateway_hop import HOPS
 from seldon_tfserving.bench.suite import (
     BATCHING_PARAMETERS,
+    GATEWAY_FLOOR_TARGET,
     REFERENCE_GRPC_NDARRAY,
     REFERENCE_GRPC_TFTENSOR,
     REFERENCE_REST_NDARRAY,
@@ -259,9 +260,9 @@ def test_bench_reports_the_gateways_hop_and_every_processs_memory(tmp_path: Path
     )
     document = json.loads((tmp_path / "results.json").read_text())
     cells = {r["target"]: r for r in document["results"]}
-    for router in (ROUTER_REST, ROUTER_GRPC):
-        assert cells[router]["errors"] == {}, "every route checked and good"
-        assert cells[router]["stats"]["count"] > 0
+    for checked in (ROUTER_REST, ROUTER_GRPC, GATEWAY_FLOOR_TARGET):
+        assert cells[checked]["errors"] == {}, f"{checked}: every answer checked and good"
+        assert cells[checked]["stats"]["count"] > 0
     hops = {hop["graph"]: hop for hop in document["gateway_hops"]}
     seldon_graphs = {spec.graph: spec.components for spec in HOPS if "graph tf" not in spec.graph}
     assert set(hops) == set(seldon_graphs), "single and A/B, REST and gRPC"
@@ -282,6 +283,7 @@ def test_bench_reports_the_gateways_hop_and_every_processs_memory(tmp_path: Path
         "router",
         "combiner",
         "gateway",
+        "forwarder-wrapper-dense4",
     }, "every process the run started"
     for name in ("wrapper-dense4", "router", "combiner"):
         component = memory[name]

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from seldon_tfserving.bench.gateway_hop import (
+    HOPS,
     MAX_ADDED_MEAN_MS,
     MAX_ADDED_P99_MS,
     HopSpec,
@@ -15,7 +16,12 @@ from seldon_tfserving.bench.gateway_hop import (
 )
 from seldon_tfserving.bench.harness import LatencyStats
 from seldon_tfserving.bench.report import Measurement
-from seldon_tfserving.bench.suite import ROUTER_REST, WRAPPER_REST_NDARRAY
+from seldon_tfserving.bench.suite import (
+    GATEWAY_FLOOR_TARGET,
+    ROUTER_REST,
+    SELDON_TFTENSOR,
+    WRAPPER_REST_NDARRAY,
+)
 
 
 def cell(target: str, mean_ms: float, p99_ms: float, payload: str = "1x4") -> Measurement:
@@ -36,6 +42,20 @@ def test_the_single_graph_is_measured_over_the_wrapper_alone() -> None:
     assert hop.as_json()["met"] is True
     assert hop.as_json()["max_added_mean_ms"] == MAX_ADDED_MEAN_MS == 3.0
     assert hop.as_json()["max_added_p99_ms"] == MAX_ADDED_P99_MS == 10.0
+
+
+def test_the_floor_is_measured_over_the_same_wrapper_as_the_grpc_single_graph() -> None:
+    """The bare forwarder in front of the wrapper: what any Python gRPC hop adds, reported
+    beside the gateway's so that the gateway's own share can be read off."""
+    cells = [
+        cell(SELDON_TFTENSOR, 2.0, 4.0),
+        cell(GATEWAY_FLOOR_TARGET, 3.0, 6.0),
+        cell("graph single grpc tftensor", 4.5, 9.0),
+    ]
+    added = {hop.graph: (hop.added_mean_ms, hop.added_p99_ms) for hop in gateway_hops(cells)}
+    assert added == {GATEWAY_FLOOR_TARGET: (1.0, 2.0), "graph single grpc tftensor": (2.5, 5.0)}
+    (floor,) = [spec for spec in HOPS if spec.graph == GATEWAY_FLOOR_TARGET]
+    assert floor.components == (SELDON_TFTENSOR,)
 
 
 def test_the_ab_graph_is_measured_over_the_router_and_the_wrapper() -> None:

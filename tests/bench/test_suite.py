@@ -30,6 +30,7 @@ from seldon_tfserving.bench.lineup import ReferenceClass, plan_targets
 from seldon_tfserving.bench.models import BENCH_MODELS, INPUT_NAME, OUTPUT_NAME, SIGNATURE_NAME
 from seldon_tfserving.bench.stack import WITH_TENSORFLOW_MICROSERVICE
 from seldon_tfserving.bench.suite import (
+    GATEWAY_FLOOR_TARGET,
     REFERENCE_GRPC_NDARRAY,
     REFERENCE_GRPC_TFTENSOR,
     REFERENCE_REST_NDARRAY,
@@ -313,6 +314,20 @@ def test_a_run_plans_each_models_targets_in_the_groups_order() -> None:
         TF_REST_FACE_REST_TRANSPORT,
     ]
     assert len(only_tf) == 6
+
+
+def test_the_graph_group_measures_the_floor_under_the_gateways_grpc_hop_unless_quick() -> None:
+    models = BENCH_MODELS[:1]
+    servers = servers_at_one_address(models, with_router=True)
+    full = [t.name for _, t in plan_targets(models, {"graph"}, servers, quick=False)]
+    assert full[:4] == [
+        "router rest ndarray",
+        "router grpc tftensor",
+        GATEWAY_FLOOR_TARGET,  # after the components the graphs call, before the graphs
+        "graph single rest",
+    ]
+    quick = [t.name for _, t in plan_targets(models, {"graph"}, servers, quick=True)]
+    assert GATEWAY_FLOOR_TARGET not in quick, "--quick: no gRPC through the gateway either"
 
 
 def test_a_reference_class_is_measured_after_the_wrapper_on_the_same_bodies() -> None:
