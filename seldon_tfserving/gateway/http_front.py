@@ -14,7 +14,6 @@ that opens with the HTTP/2 preface is tunnelled to the gRPC server (`tunnel`), i
 from __future__ import annotations
 
 import logging
-import queue
 import selectors
 import socket
 import threading
@@ -24,6 +23,7 @@ from collections.abc import Callable
 
 from seldon_tfserving.errors import ServingError
 from seldon_tfserving.gateway.front_limits import FrontLimits
+from seldon_tfserving.gateway.handoff import Handoff
 from seldon_tfserving.gateway.http1 import RequestHead
 from seldon_tfserving.gateway.http_connection import Connection
 from seldon_tfserving.gateway.refusals import ServerBusy
@@ -89,7 +89,7 @@ class HttpFront:
         self._tunnels: set[Tunnel] = set()
         self._callbacks: deque[Callable[[], None]] = deque()
         self._wakeup = _Wakeup()
-        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._jobs: Handoff[Callable[[], None] | None] = Handoff()
         self._workers = [
             threading.Thread(target=self._work, name=f"gateway-http-{i}", daemon=True)
             for i in range(limits.workers)
@@ -304,7 +304,7 @@ class HttpFront:
 
     def _work(self) -> None:
         while True:
-            job = self._jobs.get()
+            job = self._jobs.take()
             if job is None:
                 return
             try:
