@@ -27,6 +27,7 @@ from seldon_tfserving.runner.launch import (
     launch_backend,
     launch_microservice,
 )
+from tests.waiting import eventually
 
 VENV_BIN = Path(sys.executable).parent
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -161,19 +162,27 @@ def wait_until_ready(*services: Microservice, timeout_s: float = START_TIMEOUT_S
         service.launched.wait_ready(timeout_s)
 
 
-def scrape_until(url: str, shows: Callable[[str], bool], timeout_s: float = 10.0) -> str:
-    """A Prometheus scrape of `url` once it `shows` what a test awaits (or the last one).
+def scrape_until(
+    url: str, shows: Callable[[str], bool], timeout_s: float = 10.0, *, awaited: str = ""
+) -> str:
+    """A Prometheus scrape of `url` once it `shows` what a test awaits; AssertionError naming
+    `awaited` if none did within `timeout_s`.
 
     Our components record Seldon's metrics off the request path (`metrics_buffer`), so a
     scrape shows a request's metrics within a flush interval rather than at once.
     """
-    deadline = time.monotonic() + timeout_s
-    while True:
+
+    def scrape() -> str | None:
         answer = requests.get(url, timeout=10)
         answer.raise_for_status()
-        if shows(answer.text) or time.monotonic() > deadline:
-            return answer.text
-        time.sleep(0.1)
+        return answer.text if shows(answer.text) else None
+
+    return eventually(
+        scrape,
+        timeout_s,
+        interval_s=0.1,
+        awaited=awaited or f"a scrape of {url} showing what the test awaits",
+    )
 
 
 def scrape_settled(url: str, quiet_s: float = 0.5, timeout_s: float = 10.0) -> str:

@@ -24,6 +24,7 @@ import pytest
 import requests
 
 from tests.servers import PROJECT_ROOT, free_port
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -120,12 +121,21 @@ def gateway(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+    def up() -> bool:
+        if "Gateway up" in started.output.read_text():
+            return True
+        assert process.poll() is None, started.output.read_text()
+        return False
+
     try:
-        deadline = time.monotonic() + 400
-        while "Gateway up" not in started.output.read_text():
-            assert process.poll() is None, started.output.read_text()
-            assert time.monotonic() < deadline, started.output.read_text()
-            time.sleep(0.5)
+        eventually(
+            up,
+            400,
+            interval_s=0.5,
+            awaited="`up` printing Gateway up",
+            detail=started.output.read_text,
+        )
         ready = requests.get(f"http://127.0.0.1:{started.http_port}/ready", timeout=60)
         assert ready.status_code == 200, ready.text
         yield started

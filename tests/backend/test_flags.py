@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 from seldon_tfserving.backend import flag_rules
 from seldon_tfserving.codec.tensor_proto import ndarray_to_tensor_proto
 from tests.servers import VENV_BIN, Backend, free_port
+from tests.waiting import eventually
 
 HALF_PLUS_TWO = "saved_model_half_plus_two_cpu"
 
@@ -197,10 +197,12 @@ def states(backend: Backend, model: str) -> dict[str, str]:
 
 
 def wait_for_states(backend: Backend, model: str, wanted: dict[str, str], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while states(backend, model) != wanted:
-        assert time.monotonic() < deadline, states(backend, model)
-        time.sleep(0.05)
+    eventually(
+        lambda: states(backend, model) == wanted,
+        timeout_s,
+        awaited=f"{model}'s versions {wanted}",
+        detail=lambda: states(backend, model),
+    )
 
 
 def test_a_version_that_fails_to_load_is_retried_as_tf_serving_retries_it(

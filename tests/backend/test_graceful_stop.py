@@ -19,6 +19,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from seldon_tfserving.codec.tensor_proto import ndarray_to_tensor_proto, tensor_proto_to_ndarray
 from tests.servers import Backend
+from tests.waiting import eventually
 
 EXIT_WITHIN_S = 5.0
 
@@ -105,10 +106,12 @@ def test_sigterm_under_load_answers_every_call_in_flight_and_exits_0_within_5_s(
     for client in clients:
         client.start()
     try:
-        deadline = time.monotonic() + 60
-        while load.answered("rest") < 4 or load.answered("grpc") < 4:
-            assert time.monotonic() < deadline, load.calls
-            time.sleep(0.05)
+        eventually(
+            lambda: load.answered("rest") >= 4 and load.answered("grpc") >= 4,
+            60,
+            awaited="4 answers over each transport",
+            detail=lambda: load.calls,
+        )
         time.sleep(0.2)  # every client is in the middle of a call
         signalled = time.monotonic()
         process.send_signal(signal.SIGTERM)

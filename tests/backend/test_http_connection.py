@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 
 import pytest
 
@@ -17,6 +18,7 @@ from seldon_tfserving.backend import rest_server
 from seldon_tfserving.backend.http_connection import HttpLimits, RestAnswer
 from seldon_tfserving.backend.rest_server import RestServer
 from seldon_tfserving.ports import port_open
+from tests.waiting import eventually
 
 HOST = "127.0.0.1"
 SHORT = HttpLimits(
@@ -43,10 +45,12 @@ def serving(
     server = RestServer((HOST, 0), handler, limits, workers=2, drain_grace_s=drain_grace_s)
     thread = threading.Thread(target=server.serve_forever, name="test-rest")
     thread.start()
-    deadline = time.monotonic() + 10
-    while not port_open(server.server_address[1]):
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    eventually(
+        partial(port_open, server.server_address[1]),
+        10,
+        interval_s=0.01,
+        awaited="the server listening",
+    )
     try:
         yield server
     finally:
@@ -124,10 +128,13 @@ def test_idle_connections_cost_no_thread_and_a_good_request_is_served_at_once() 
         for sock in slow:
             sock.sendall(b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Le")
         try:
-            deadline = time.monotonic() + 10
-            while server.open_connections < 250:
-                assert time.monotonic() < deadline
-                time.sleep(0.01)
+            eventually(
+                lambda: server.open_connections >= 250,
+                10,
+                interval_s=0.01,
+                awaited="250 connections open",
+                detail=lambda: f"{server.open_connections} open",
+            )
             with connect(server) as good:
                 began = time.monotonic()
                 good.sendall(request(extra="Connection: close\r\n"))

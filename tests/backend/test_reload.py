@@ -143,10 +143,13 @@ class Traffic:
                 self.failures.append(repr(exc))
 
     def wait_for(self, count: int, timeout_s: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while len(self.answers) < count:
-            assert time.monotonic() < deadline, f"only {len(self.answers)} answers"
-            time.sleep(0.01)
+        eventually(
+            lambda: len(self.answers) >= count,
+            timeout_s,
+            interval_s=0.01,
+            awaited=f"{count} answers",
+            detail=lambda: f"only {len(self.answers)} answers",
+        )
 
 
 def test_moving_a_label_under_load_switches_answers_without_a_failure(served: Backends) -> None:

@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +23,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from seldon_tfserving.codec.tensor_proto import ndarray_to_tensor_proto, tensor_proto_to_ndarray
 from tests.servers import VENV_BIN, Backend, start_backend
+from tests.waiting import eventually
 
 LIMIT = 64 * 1024
 PREDICT = "/v1/models/hp2:predict"
@@ -238,10 +238,12 @@ def test_sigterm_stops_the_server_cleanly(
     )
     process: Any = server.server.process
     # The faces answer as soon as they listen; the start-up line follows a moment later.
-    deadline = time.monotonic() + 10
-    while "serving on ports" not in server.server.log_path.read_text():
-        assert time.monotonic() < deadline, server.server.log_tail()
-        time.sleep(0.05)
+    eventually(
+        lambda: "serving on ports" in server.server.log_path.read_text(),
+        10,
+        awaited="the start-up line in the log",
+        detail=server.server.log_tail,
+    )
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0
     assert "stopped" in server.server.log_path.read_text()

@@ -28,6 +28,7 @@ from seldon_tfserving.codec.tensor_proto import ndarray_to_tensor_proto, tensor_
 from seldon_tfserving.errors import ConfigurationError
 from seldon_tfserving.ports import free_port, port_is_free, port_open
 from tests.servers import TFSERVING_TESTDATA
+from tests.waiting import eventually
 
 HOST = "127.0.0.1"
 HALF_PLUS_TWO = TFSERVING_TESTDATA / "saved_model_half_plus_two_cpu"
@@ -58,15 +59,20 @@ def rest_predict(session: requests.Session, server: BackendServer, x: list[float
     return session.post(url, json={"instances": x}, timeout=30).json()
 
 
-def threads_started_since(before: set[threading.Thread], timeout_s: float = 10.0) -> list[str]:
-    """The names of threads not in `before` still alive after a bounded wait (gRPC's own
-    serving thread ends a moment after its shutdown is reported)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        extra = sorted(t.name for t in threading.enumerate() if t not in before)
-        if not extra or time.monotonic() > deadline:
-            return extra
-        time.sleep(0.05)
+def threads_started_since(before: set[threading.Thread]) -> list[str]:
+    """The names of the threads alive now that are not in `before`."""
+    return sorted(t.name for t in threading.enumerate() if t not in before)
+
+
+def wait_until_threads_end(before: set[threading.Thread], timeout_s: float = 10.0) -> None:
+    """Until every thread not in `before` has ended (gRPC's own serving thread ends a moment
+    after its shutdown is reported)."""
+    eventually(
+        lambda: not threads_started_since(before),
+        timeout_s,
+        awaited="the threads started since gone",
+        detail=lambda: f"still alive: {threads_started_since(before)}",
+    )
 
 
 @pytest.fixture
@@ -117,7 +123,7 @@ def test_a_real_model_answers_over_grpc_and_rest_and_stop_leaves_no_thread_or_po
             server.stop()
             assert time.monotonic() - stopping < IDLE_CONNECTION_TIMEOUT_S / 4  # not waited out
             assert not server.serving
-            assert threads_started_since(before) == []
+            wait_until_threads_end(before)
     finally:
         server.stop()
     assert port_is_free(HOST, server.grpc_port) and port_is_free(HOST, server.rest_port)
@@ -147,7 +153,7 @@ def test_a_port_that_cannot_be_bound_fails_as_the_command_reports_and_leaves_not
     with pytest.raises(CannotListen, match=f"cannot bind the {face} port {HOST}:{taken_port}"):
         server.start()
     assert not server.serving
-    assert threads_started_since(before) == []
+    wait_until_threads_end(before)
     assert port_is_free(HOST, other_port)
     server.stop()
 
@@ -175,11 +181,8 @@ def test_serve_until_signal_serves_until_sigterm_then_stops_and_puts_the_handler
     answers: list[Any] = []
 
     def ask_then_send_sigterm() -> None:
-        deadline = time.monotonic() + 120
-        while not port_open(server.rest_port):  # the handler is in before any port opens
-            if time.monotonic() > deadline:
-                return
-            time.sleep(0.05)
+        # the handler is in before any port opens
+        eventually(lambda: port_open(server.rest_port), 120, awaited="the REST port open")
         with requests.Session() as session:
             answers.append(rest_predict(session, server, [2.0]))
         os.kill(os.getpid(), signal.SIGTERM)

@@ -4,7 +4,6 @@ retired only once the new one is available, a broken one never replaces a good o
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import requests
 
 from tests.servers import Backend
+from tests.waiting import eventually
 
 
 def states(backend: Backend) -> dict[str, str]:
@@ -20,10 +20,13 @@ def states(backend: Backend) -> dict[str, str]:
 
 
 def wait_for(backend: Backend, expected: dict[str, str], timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while (seen := states(backend)) != expected:
-        assert time.monotonic() < deadline, f"status stayed {seen}, wanted {expected}"
-        time.sleep(0.2)
+    eventually(
+        lambda: states(backend) == expected,
+        timeout_s,
+        interval_s=0.2,
+        awaited=f"status {expected}",
+        detail=lambda: f"status stayed {states(backend)}, wanted {expected}",
+    )
 
 
 def answering_version(backend: Backend) -> Any:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import Any
 import requests
 
 from seldon_tfserving.ports import free_port
+from tests.waiting import eventually
 
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 60.0
@@ -70,17 +70,22 @@ def running_prometheus(config: Path, data_dir: Path, log: Path) -> Iterator[Prom
             stderr=subprocess.STDOUT,
         )
     url = f"http://{HOST}:{port}"
+
+    def ready() -> bool:
+        assert process.poll() is None, f"prometheus exited: {log.read_text()[-2000:]}"
+        try:
+            return requests.get(f"{url}/-/ready", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
     try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            assert process.poll() is None, f"prometheus exited: {log.read_text()[-2000:]}"
-            try:
-                if requests.get(f"{url}/-/ready", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, f"prometheus not ready: {log.read_text()[-2000:]}"
-            time.sleep(0.2)
+        eventually(
+            ready,
+            READY_TIMEOUT_S,
+            interval_s=0.2,
+            awaited="prometheus ready",
+            detail=lambda: log.read_text()[-2000:],
+        )
         yield Prometheus(url)
     finally:
         process.terminate()

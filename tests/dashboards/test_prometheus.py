@@ -25,6 +25,7 @@ from seldon_tfserving.runner.prometheus_config import scrape_targets, write_prom
 from tests.dashboards.dashboard_file import load_dashboard, panel_queries, with_variables
 from tests.dashboards.prometheus_server import Prometheus, promtool, running_prometheus
 from tests.servers import PROJECT_ROOT, TFSERVING_TESTDATA
+from tests.waiting import eventually
 
 OBSERVED = PROJECT_ROOT / "tests" / "runner" / "graphs" / "observed.yaml"
 RULES = PROJECT_ROOT / "dashboards" / "seldon-tfserving.rules.yml"
@@ -110,9 +111,11 @@ def wait_until_scraped(prometheus: Prometheus, sent: SentTraffic) -> None:
     feedback = f'seldon_tfserving_router_feedback_total{{deployment_name="{DEPLOYMENT}"}}'
     served = f'seldon_api_executor_server_requests_seconds_count{{deployment_name="{DEPLOYMENT}"}}'
     expected_routes = {k: float(v) for k, v in sent.routes.items()}
-    deadline = time.monotonic() + SETTLE_TIMEOUT_S
-    while True:
-        seen = (
+    # the gateway answered each prediction, each feedback and each bad request
+    expected = (expected_routes, expected_routes, float(2 * sent.good + sent.bad))
+
+    def seen() -> tuple[dict[tuple[str, ...], float], dict[tuple[str, ...], float], float]:
+        return (
             by_labels(
                 prometheus.query(f"sum by (model_name, branch) ({routes})"), "model_name", "branch"
             ),
@@ -123,15 +126,20 @@ def wait_until_scraped(prometheus: Prometheus, sent: SentTraffic) -> None:
             ),
             by_labels(prometheus.query(f"sum({served})")).get((), 0.0),
         )
-        # the gateway answered each prediction, each feedback and each bad request
-        if seen == (expected_routes, expected_routes, float(2 * sent.good + sent.bad)):
-            break
-        targets = [
+
+    def targets() -> list[tuple[Any, ...]]:
+        return [
             (t["scrapeUrl"], t["health"], t["lastError"], t["lastScrapeDuration"])
             for t in prometheus.get("/api/v1/targets")["activeTargets"]
         ]
-        assert time.monotonic() < deadline, f"Prometheus never saw the traffic: {seen} {targets}"
-        time.sleep(SCRAPE_INTERVAL_S / 2)
+
+    eventually(
+        lambda: seen() == expected,
+        SETTLE_TIMEOUT_S,
+        interval_s=SCRAPE_INTERVAL_S / 2,
+        awaited="Prometheus seeing the traffic",
+        detail=lambda: f"Prometheus never saw the traffic: {seen()} {targets()}",
+    )
     time.sleep(2.5 * SCRAPE_INTERVAL_S)
 
 

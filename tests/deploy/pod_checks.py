@@ -3,7 +3,7 @@
 Run in a PodSandbox (`python -m tests.deploy.pod_checks SPEC`): wait for the readinessProbe
 (a TCP connect, as the operator writes it) and a first answer, then call Seldon's REST and gRPC
 APIs on the container's ports and read its metrics; print what each gave, as JSON, for the test
-outside to judge.
+outside to judge. A wait that runs out ends the script with an AssertionError naming it.
 """
 
 from __future__ import annotations
@@ -12,12 +12,15 @@ import json
 import socket
 import sys
 import time
+from functools import partial
 from typing import Any
 
 import grpc
 import requests
 from google.protobuf import json_format
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
+
+from tests.waiting import eventually
 
 POLL_S = 0.5
 METRICS_WAIT_S = 30
@@ -42,19 +45,36 @@ def rest_prediction(port: int, payload: Any) -> requests.Response:
 
 def main(spec: dict[str, Any]) -> dict[str, Any]:
     deadline = time.monotonic() + float(spec["deadline_s"])
-    while not tcp_probe(spec["readiness_port"]) and time.monotonic() < deadline:
-        time.sleep(POLL_S)
-    report: dict[str, Any] = {"readiness": tcp_probe(spec["readiness_port"])}
-    reply = None
-    while time.monotonic() < deadline:
+    report: dict[str, Any] = {
+        "readiness": eventually(
+            partial(tcp_probe, spec["readiness_port"]),
+            float(spec["deadline_s"]),
+            interval_s=POLL_S,
+            awaited=f"the readinessProbe (port {spec['readiness_port']}) passing",
+        )
+    }
+    last: list[str] = []  # what the REST prediction answered last, while it was no 200
+
+    def rest_answered() -> requests.Response | None:
         try:
             reply = rest_prediction(spec["http_port"], spec["payload"])
-        except requests.RequestException:
-            reply = None
-        if reply is not None and reply.status_code == 200:
-            break
-        time.sleep(POLL_S)
-    report["rest"] = {"status": reply.status_code, "body": reply.json()} if reply else None
+        except requests.RequestException as error:
+            last[:] = [repr(error)]
+            return None
+        if reply.status_code == 200:
+            return reply
+        last[:] = [f"{reply.status_code} {reply.text[:1000]}"]
+        return None
+
+    # the readinessProbe and the first REST answer share `deadline_s`
+    reply = eventually(
+        rest_answered,
+        deadline - time.monotonic(),
+        interval_s=POLL_S,
+        awaited="a 200 for the REST prediction, within deadline_s of the start",
+        detail=lambda: f"last answered: {last}",
+    )
+    report["rest"] = {"status": reply.status_code, "body": reply.json()}
     report["liveness"] = tcp_probe(spec["liveness_port"])
     request = prediction_pb2.SeldonMessage()
     json_format.ParseDict({"data": {"ndarray": spec["payload"]}}, request)
@@ -66,16 +86,20 @@ def main(spec: dict[str, Any]) -> dict[str, Any]:
         )
     report["grpc"] = json_format.MessageToDict(answer)
     # a component records its metrics off the request path: they show up a moment later
-    metrics_deadline = time.monotonic() + METRICS_WAIT_S
-    while True:
-        metrics = requests.get(
-            f"http://127.0.0.1:{spec['metrics_port']}{spec['metrics_path']}", timeout=10
-        )
+    metrics_url = f"http://127.0.0.1:{spec['metrics_port']}{spec['metrics_path']}"
+
+    def labelled() -> tuple[int, list[str]] | None:
+        metrics = requests.get(metrics_url, timeout=10)
         lines = [line for line in metrics.text.splitlines() if "model_image=" in line]
-        if lines or time.monotonic() > metrics_deadline:
-            break
-        time.sleep(POLL_S)
-    report["metrics"] = {"status": metrics.status_code, "lines": lines}
+        return (metrics.status_code, lines) if lines else None
+
+    status, lines = eventually(
+        labelled,
+        METRICS_WAIT_S,
+        interval_s=POLL_S,
+        awaited=f"lines with model_image= at {metrics_url}",
+    )
+    report["metrics"] = {"status": status, "lines": lines}
     return report
 
 

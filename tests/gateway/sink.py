@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.waiting import eventually
 
 
 @dataclass(frozen=True)
@@ -54,13 +55,19 @@ class CloudEventSink:
             ]
 
     def wait_for(self, count: int, timeout_s: float = 10.0, **headers: str) -> list[ReceivedEvent]:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        """The events matching `headers`, once at least `count` (one or more) arrived;
+        AssertionError if they did not within `timeout_s`."""
+
+        def enough() -> list[ReceivedEvent] | None:
             found = self.matching(**headers)
-            if len(found) >= count:
-                return found
-            time.sleep(0.05)
-        return self.matching(**headers)
+            return found if len(found) >= count else None
+
+        return eventually(
+            enough,
+            timeout_s,
+            awaited=f"{count} event(s) with {headers}",
+            detail=lambda: f"{len(self.matching(**headers))} arrived",
+        )
 
     def __enter__(self) -> CloudEventSink:
         self._thread.start()

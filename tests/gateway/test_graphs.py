@@ -17,6 +17,7 @@ from seldon_core.seldon_client import SeldonClient
 from seldon_tfserving.gateway.server import Gateway
 from tests.gateway.components import read_events
 from tests.gateway.conftest import Components, seldon_client
+from tests.waiting import eventually
 
 #: one REST and one gRPC representative of the ingress and transport pairs
 CLIENTS = [
@@ -127,12 +128,8 @@ def test_shadow_gets_a_copy_and_the_main_predictor_answers(
     response = predict(client(gateway, "shadowed", "istio", transport), [[marker]])
     assert values(response).tolist() == [[marker]]
     assert response["meta"]["requestPath"] == {"model-a": "tests/scalemodel:0.1"}
-    import time
 
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        copies = [e for e in read_events(shadow_state)[before:] if e["input"] == [[marker]]]
-        if copies:
-            break
-        time.sleep(0.05)
-    assert len(copies) == 1
+    def copies() -> list[dict[str, Any]]:
+        return [e for e in read_events(shadow_state)[before:] if e["input"] == [[marker]]]
+
+    assert len(eventually(copies, 10, awaited=f"the shadow's copy of {marker}")) == 1

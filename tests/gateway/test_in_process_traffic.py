@@ -4,7 +4,6 @@ answers (and failures) never reach the caller."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from typing import Any
 
@@ -19,6 +18,7 @@ from tests.gateway.conftest import deployment, node, seldon_client
 from tests.gateway.in_process import recorded_dataplane, values_of, walk, walk_feedback
 from tests.gateway.recorded_components import RecordedCall, RecordedComponents
 from tests.gateway.scripted_units import Document, ScaleModel
+from tests.waiting import eventually
 
 TRANSPORTS: list[Transport] = ["rest", "grpc"]
 SHADOW = "model-b"  # the shadow predictor's only node in the `shadowed` graph
@@ -30,12 +30,11 @@ def _first_value(answer: Document) -> float:
 
 def _shadow_calls(recorded: RecordedComponents, marker: float) -> list[RecordedCall]:
     """The shadow's calls about `marker`, once they arrived (shadows run in the background)."""
-    deadline = time.monotonic() + 10
-    while True:
-        calls = [c for c in recorded.calls_to(SHADOW) if repr(marker) in repr(c.payload)]
-        if calls or time.monotonic() > deadline:
-            return calls
-        time.sleep(0.01)
+
+    def calls() -> list[RecordedCall]:
+        return [c for c in recorded.calls_to(SHADOW) if repr(marker) in repr(c.payload)]
+
+    return eventually(calls, 10, interval_s=0.01, awaited=f"a call to the shadow about {marker}")
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from seldon_tfserving.logs.sink import LogSink, SinkSettings, load_proto_readers
 from tests.logs.events import body, executor_headers
 from tests.logs.sink_process import wait_until_sink_ready
 from tests.servers import PROJECT_ROOT, VENV_BIN, free_port
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -177,8 +177,12 @@ def test_sigterm_mid_stream_loses_nothing_that_was_answered(tmp_path: Path) -> N
     senders = [threading.Thread(target=sender, args=(k,)) for k in range(4)]
     for thread in senders:
         thread.start()
-    while len(answered) < 300:
-        time.sleep(0.05)
+    eventually(
+        lambda: len(answered) >= 300,
+        120,
+        awaited="300 events answered 200",
+        detail=lambda: f"{len(answered)} answered",
+    )
     os.kill(sink.pid, signal.SIGTERM)
     for thread in senders:
         thread.join(timeout=60)

@@ -20,6 +20,7 @@ from seldon_core.seldon_client import SeldonClient
 from seldon_tfserving.logs.reader import read_rows
 from seldon_tfserving.runner.local import LocalRunner
 from tests.servers import PROJECT_ROOT, TFSERVING_TESTDATA
+from tests.waiting import eventually
 
 AB = "tfserving-ab-versions"
 ARM_VERSION = {"model-stable": "1", "model-canary": "2"}
@@ -49,12 +50,19 @@ def client(runner: LocalRunner, transport: str) -> SeldonClient:
 
 
 def wait_for_rows(folder: Path, count: int, timeout_s: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
+    """The rows read from `folder`, once there are at least `count` (one or more)."""
+
+    def enough() -> Any:
         rows = read_rows(folder)
-        if rows.num_rows >= count or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.3)
+        return rows if rows.num_rows >= count else None
+
+    return eventually(
+        enough,
+        timeout_s,
+        interval_s=0.3,
+        awaited=f"{count} rows in {folder}",
+        detail=lambda: f"{read_rows(folder).num_rows} there",
+    )
 
 
 def test_the_gateways_events_become_one_row_per_instance_and_node(tmp_path: Path) -> None:

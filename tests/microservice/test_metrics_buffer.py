@@ -23,6 +23,7 @@ from seldon_tfserving.microservice.metrics_buffer import (
     buffered,
     one_value_histogram,
 )
+from tests.waiting import eventually
 
 TIMER = {"type": "TIMER", "key": "tfserving_request_duration", "value": 3.0}
 
@@ -76,9 +77,9 @@ def test_the_background_flusher_delivers_within_its_interval() -> None:
     shared = RecordingMetrics()
     front = BufferedSeldonMetrics(shared, flush_interval_s=0.05)
     front.update([dict(TIMER)], "predict")
-    deadline = time.monotonic() + 5
-    while not shared.calls and time.monotonic() < deadline:
-        time.sleep(0.01)
+    eventually(
+        lambda: shared.calls, 5, interval_s=0.01, awaited="the flusher delivering the update"
+    )
     assert shared.calls == [([{**TIMER, "tags": {}}], "predict")]
 
 
@@ -98,11 +99,18 @@ def test_updates_from_many_threads_across_many_flushes_all_arrive() -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    deadline = time.monotonic() + 5
-    while sum(len(m) for m, _ in shared.calls) < writers * per_writer:
-        assert time.monotonic() < deadline, "updates were left in the queue, unflushed"
-        time.sleep(0.01)
-    assert sum(len(m) for m, _ in shared.calls) == writers * per_writer
+
+    def delivered() -> int:
+        return sum(len(m) for m, _ in shared.calls)
+
+    eventually(
+        lambda: delivered() >= writers * per_writer,
+        5,
+        interval_s=0.01,
+        awaited=f"all {writers * per_writer} updates flushed",
+        detail=lambda: f"updates were left in the queue, unflushed: {delivered()} delivered",
+    )
+    assert delivered() == writers * per_writer
     assert len(shared.calls) > 1, "merged over many intervals, each woken again"
 
 

@@ -20,6 +20,7 @@ from tests.model.calls import ndarray_message
 from tests.model.conftest import ServeModels
 from tests.model.tf_calls import TIMEOUT_S, predict_request, tf_stubs
 from tests.servers import Backend, Microservice
+from tests.waiting import eventually
 
 TRANSPORTS = ["grpc", "rest"]
 #: the caller's deadline: well under the model's 400 ms
@@ -43,14 +44,20 @@ def _gives_up(call: Callable[..., Any], request: Any) -> None:
     assert failure.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
 
 
-def _log_says(service: Microservice, text: str, count: int, timeout_s: float = 10.0) -> int:
-    """How often the wrapper's log says `text`, once it says it `count` times (or time is up)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        seen = service.server.log_path.read_text(errors="replace").count(text)
-        if seen >= count or time.monotonic() > deadline:
-            return seen
-        time.sleep(0.1)
+def _log_count(service: Microservice, text: str) -> int:
+    """How often the wrapper's log says `text` by now."""
+    return service.server.log_path.read_text(errors="replace").count(text)
+
+
+def _await_log_says(service: Microservice, text: str, count: int) -> None:
+    """Until the wrapper's log says `text` `count` times (within 10 s)."""
+    eventually(
+        lambda: _log_count(service, text) >= count,
+        10,
+        interval_s=0.1,
+        awaited=f"the wrapper's log saying {text!r} {count} times",
+        detail=lambda: f"it says it {_log_count(service, text)} times",
+    )
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
@@ -58,7 +65,7 @@ def test_the_tf_face_stops_waiting_for_tf_serving_when_its_caller_does(
     patient: dict[str, Microservice], transport: str
 ) -> None:
     service = patient[transport]
-    before = _log_says(service, KEPT_THE_CALLERS, 0, timeout_s=0)
+    before = _log_count(service, KEPT_THE_CALLERS)
     status = get_model_status_pb2.GetModelStatusRequest()
     status.model_spec.name = "any"
     with tf_stubs(service.grpc_endpoint) as via:
@@ -71,7 +78,7 @@ def test_the_tf_face_stops_waiting_for_tf_serving_when_its_caller_does(
     assert [v.state for v in answered.model_version_status] == [
         get_model_status_pb2.ModelVersionStatus.AVAILABLE
     ]
-    assert _log_says(service, KEPT_THE_CALLERS, before + 3) >= before + 3
+    _await_log_says(service, KEPT_THE_CALLERS, before + 3)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
@@ -81,10 +88,10 @@ def test_seldons_grpc_predict_keeps_the_callers_deadline_too(
     from seldon_core.proto import prediction_pb2_grpc
 
     service = patient[transport]
-    before = _log_says(service, KEPT_THE_CALLERS, 0, timeout_s=0)
+    before = _log_count(service, KEPT_THE_CALLERS)
     with grpc.insecure_channel(service.grpc_endpoint) as channel:
         _gives_up(prediction_pb2_grpc.ModelStub(channel).Predict, ndarray_message([1.0]))
-    assert _log_says(service, KEPT_THE_CALLERS, before + 1) >= before + 1
+    _await_log_says(service, KEPT_THE_CALLERS, before + 1)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

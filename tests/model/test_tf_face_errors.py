@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from tests.model.tf_calls import (
     tf_stubs,
 )
 from tests.servers import TFSERVING_TESTDATA, Backend, Microservice, ServerProcess
+from tests.waiting import eventually
 
 TRANSPORTS = ["grpc", "rest"]
 
@@ -169,13 +171,12 @@ def test_tf_serving_down_is_503_then_answers_again(
             _await(lambda s=service: post(s.http_url, "/v1/models/m:predict", body), 503)
             with tf_stubs(service.grpc_endpoint) as via:
                 request = predict_request("m", [[1.0]])
-                deadline = time.monotonic() + 30
-                while (code := grpc_status(via.prediction.Predict, request)[0]) != (
-                    grpc.StatusCode.OK
-                ):
-                    assert code == grpc.StatusCode.UNAVAILABLE, code
-                    assert time.monotonic() < deadline, "no gRPC recovery within 30 s"
-                    time.sleep(0.2)
+                eventually(
+                    partial(_grpc_answered, via.prediction.Predict, request),
+                    30,
+                    interval_s=0.2,
+                    awaited="gRPC recovery (OK, UNAVAILABLE meanwhile)",
+                )
     finally:
         again.stop()
 
@@ -192,9 +193,22 @@ def restart_on_same_ports(backend: Backend, log_dir: Path) -> ServerProcess:
 
 def _await(call: Callable[[], Any], meanwhile: int) -> None:
     """Call until it answers 200 (within 30 s), every other answer being `meanwhile`."""
-    deadline = time.monotonic() + 30
-    while (reply := call()).status_code != 200:
+
+    def answered() -> requests.Response | None:
+        reply: requests.Response = call()
+        if reply.status_code == 200:
+            return reply
         assert_tf_error(reply, meanwhile, "")
-        assert time.monotonic() < deadline, "no recovery within 30 s"
-        time.sleep(0.2)
+        return None
+
+    reply = eventually(
+        answered, 30, interval_s=0.2, awaited=f"recovery (a 200, {meanwhile}s meanwhile)"
+    )
     assert reply.json() == {"predictions": [[2.5]]}
+
+
+def _grpc_answered(predict: Any, request: Any) -> bool:
+    """Whether `predict` answers OK; every other answer must be UNAVAILABLE."""
+    code = grpc_status(predict, request)[0]
+    assert code in (grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE), code
+    return bool(code == grpc.StatusCode.OK)

@@ -12,6 +12,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from seldon_tfserving.runner.child import stop_together
 from tests.reliability.conftest import ReliabilityLedger
 from tests.reliability.test_faults import _grpc_predict, _parameters
 from tests.servers import Backend, Microservice, start_microservice, wait_until_ready
+from tests.waiting import eventually
 
 TIMEOUT_MS = 1000
 
@@ -104,18 +106,40 @@ def _rest_predict(wrapper: Microservice) -> requests.Response:
     )
 
 
+def _rest_answered(wrapper: Microservice) -> requests.Response | None:
+    """The REST reply once it is a 200; every other answer must be a 503 or a 504."""
+    reply = _rest_predict(wrapper)
+    if reply.status_code == 200:
+        return reply
+    assert reply.status_code in (503, 504), reply.text
+    return None
+
+
+def _grpc_answered(wrapper: Microservice) -> tuple[str, float] | None:
+    """The gRPC answer once it is OK; every other must be UNAVAILABLE or DEADLINE_EXCEEDED."""
+    answer = _grpc_predict(wrapper, 1.0)
+    if answer[0] == "OK":
+        return answer
+    assert answer[0] in ("UNAVAILABLE", "DEADLINE_EXCEEDED"), answer
+    return None
+
+
 def _answered_again(wrapper: Microservice) -> tuple[int, str]:
     """Both faces' first right answer (2.5 for 1.0) within 30 s; failures meanwhile must be
     the clean ones of a backend coming back (503/504, UNAVAILABLE/DEADLINE_EXCEEDED)."""
     deadline = time.monotonic() + 30
-    while (reply := _rest_predict(wrapper)).status_code != 200:
-        assert reply.status_code in (503, 504), reply.text
-        assert time.monotonic() < deadline, "no REST answer within 30 s of SIGCONT"
-        time.sleep(0.2)
+    reply = eventually(
+        partial(_rest_answered, wrapper),
+        30,
+        interval_s=0.2,
+        awaited="a REST answer after SIGCONT",
+    )
     assert reply.json()["data"]["ndarray"] == [[2.5]]
-    while (answer := _grpc_predict(wrapper, 1.0))[0] != "OK":
-        assert answer[0] in ("UNAVAILABLE", "DEADLINE_EXCEEDED"), answer
-        assert time.monotonic() < deadline, "no gRPC answer within 30 s of SIGCONT"
-        time.sleep(0.2)
+    answer = eventually(
+        partial(_grpc_answered, wrapper),
+        deadline - time.monotonic(),
+        interval_s=0.2,
+        awaited="a gRPC answer in what is left of the 30 s after SIGCONT",
+    )
     assert answer[1] == 2.5
     return reply.status_code, answer[0]

@@ -13,12 +13,14 @@ import signal
 import sys
 import textwrap
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from seldon_tfserving.runner.child import ChildProcess
 from seldon_tfserving.runner.process_tree import TreeMember, alive, process_tree
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -33,12 +35,13 @@ def python_child(tmp_path: Path, name: str, code: str) -> ChildProcess:
     return ChildProcess(name, [sys.executable, str(script)], tmp_path / f"{name}.log", cwd=tmp_path)
 
 
+def written(path: Path) -> str:
+    """What `path` holds, stripped; empty while it is not there (yet)."""
+    return path.read_text().strip() if path.exists() else ""
+
+
 def wait_for_file(path: Path, timeout_s: float = 30) -> str:
-    deadline = time.monotonic() + timeout_s
-    while not path.exists() or not path.read_text().strip():
-        assert time.monotonic() < deadline, f"{path} never written"
-        time.sleep(0.05)
-    return path.read_text().strip()
+    return eventually(partial(written, path), timeout_s, awaited=f"{path} written")
 
 
 def member(pid: int) -> TreeMember:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ from seldon_core.seldon_client import SeldonClient
 from seldon_core.utils import get_data_from_proto
 
 from tests.runner.tensorflow_server_models import build_mnist_model, mnist_scores
-from tests.runner.test_up_command import children_of, up
+from tests.runner.test_up_command import children_of, up, wait_until_printed
 from tests.servers import PROJECT_ROOT, free_port
 
 MNIST_REST = PROJECT_ROOT / "graphs" / "tensorflow-server" / "mnist-rest.yaml"
@@ -48,10 +47,7 @@ def test_up_serves_seldons_mnist_example_from_the_mapped_folder(tmp_path: Path) 
         output,
     )
     try:
-        deadline = time.monotonic() + 420
-        while "Gateway up" not in output.read_text() and time.monotonic() < deadline:
-            assert process.poll() is None, output.read_text()
-            time.sleep(0.5)
+        wait_until_printed(process, output, "Gateway up", 420)
         printed = output.read_text()
         assert "ready    backend   tfserving/default/tfserving" in printed
         assert "ready    component tfserving/default/mnist-model" in printed

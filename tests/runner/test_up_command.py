@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from tests.servers import PROJECT_ROOT, TFSERVING_TESTDATA, VENV_BIN, free_port
+from tests.waiting import eventually
 
 SINGLE_CPU = PROJECT_ROOT / "graphs" / "single-cpu.yaml"
 
@@ -54,6 +55,28 @@ def up(args: list[str], output: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def wait_until_printed(
+    process: subprocess.Popen[bytes], output: Path, text: str, timeout_s: float
+) -> str:
+    """What `up` printed, once it printed `text` (within `timeout_s`, polled twice a second);
+    AssertionError with all it printed if it exited first or the time ran out."""
+
+    def printed() -> str | None:
+        so_far = output.read_text()
+        if text in so_far:
+            return so_far
+        assert process.poll() is None, output.read_text()
+        return None
+
+    return eventually(
+        printed,
+        timeout_s,
+        interval_s=0.5,
+        awaited=f"`up` printing {text!r}",
+        detail=output.read_text,
+    )
+
+
 def test_up_serves_a_graph_and_sigterm_stops_everything(tmp_path: Path) -> None:
     models = tmp_path / "models"
     models.mkdir()
@@ -75,10 +98,7 @@ def test_up_serves_a_graph_and_sigterm_stops_everything(tmp_path: Path) -> None:
         output,
     )
     try:
-        deadline = time.monotonic() + 300
-        while "Gateway up" not in output.read_text() and time.monotonic() < deadline:
-            assert process.poll() is None, output.read_text()
-            time.sleep(0.5)
+        wait_until_printed(process, output, "Gateway up", 300)
         printed = output.read_text()
         base = f"http://127.0.0.1:{http_port}/seldon/default/tfserving-single-cpu/api/v1.0"
         assert f"{base}/predictions" in printed

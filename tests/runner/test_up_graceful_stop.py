@@ -41,7 +41,7 @@ from seldon_tfserving.gateway.settings import GatewaySettings
 from seldon_tfserving.runner.child import STOP_GRACE_S
 from seldon_tfserving.runner.process_tree import TreeMember, alive, process_tree
 from tests.runner.process_sockets import Listener, listeners
-from tests.runner.test_up_command import SINGLE_CPU
+from tests.runner.test_up_command import SINGLE_CPU, wait_until_printed
 from tests.servers import TFSERVING_TESTDATA, VENV_BIN, free_port
 
 pytestmark = pytest.mark.timeout(600)
@@ -218,11 +218,7 @@ def stopped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stopped]:
 def run_and_stop(
     process: subprocess.Popen[bytes], output: Path, http_port: int, grpc_port: int, pid_file: Path
 ) -> Stopped:
-    deadline = time.monotonic() + 400
-    while "Gateway up" not in output.read_text():
-        assert process.poll() is None, output.read_text()
-        assert time.monotonic() < deadline, output.read_text()
-        time.sleep(0.5)
+    wait_until_printed(process, output, "Gateway up", 400)
     base = f"http://127.0.0.1:{http_port}/seldon/default/{SINGLE}/api/v1.0"
     until, calls = threading.Event(), list[Call]()
     channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port}")

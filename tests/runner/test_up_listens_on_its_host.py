@@ -13,7 +13,6 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from seldon_core.seldon_client import SeldonClient
 from seldon_core.utils import get_data_from_proto
 
 from tests.runner.process_sockets import Listener, descendants, listeners
-from tests.runner.test_up_command import SINGLE_CPU, up
+from tests.runner.test_up_command import SINGLE_CPU, up, wait_until_printed
 from tests.servers import TFSERVING_TESTDATA, free_port
 
 HOST = "127.0.0.2"
@@ -56,11 +55,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         output,
     )
     try:
-        deadline = time.monotonic() + 400
-        while "Gateway up" not in output.read_text():
-            assert process.poll() is None, output.read_text()
-            assert time.monotonic() < deadline, output.read_text()
-            time.sleep(0.5)
+        wait_until_printed(process, output, "Gateway up", 400)
         yield Running(process, http_port, grpc_port, root / "logs")
     finally:
         process.send_signal(signal.SIGTERM)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.dashboards.prometheus_server import promtool
-from tests.runner.test_up_command import up
+from tests.runner.test_up_command import up, wait_until_printed
 from tests.servers import PROJECT_ROOT, TFSERVING_TESTDATA, free_port
 
 SINGLE_CPU = PROJECT_ROOT / "graphs" / "single-cpu.yaml"
@@ -63,11 +62,7 @@ def test_up_writes_a_config_whose_every_target_answers(tmp_path: Path) -> None:
         output,
     )
     try:
-        deadline = time.monotonic() + 300
-        while "Prometheus config:" not in output.read_text():
-            assert process.poll() is None, output.read_text()
-            assert time.monotonic() < deadline, output.read_text()
-            time.sleep(0.5)
+        wait_until_printed(process, output, "Prometheus config:", 300)
         document = yaml.safe_load(config.read_text())
         assert document["global"]["scrape_interval"] == "2s"
         assert document["rule_files"] == [str(RULES)]

@@ -13,7 +13,6 @@ import os
 import signal
 import stat
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import pytest
 import yaml
 
 from tests.runner.test_up_command import up
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -92,12 +92,21 @@ def test_allowed_by_name_the_same_manifest_runs_its_code_as_the_user(tmp_path: P
         [str(manifest), "--allow-class", "subprocess.Popen", "--log-dir", str(tmp_path / "logs")],
         output,
     )
+
+    def ran() -> bool:
+        if marker.exists():
+            return True
+        assert process.poll() is None or marker.exists(), output.read_text()
+        return False
+
     try:
-        deadline = time.monotonic() + 200
-        while not marker.exists():
-            assert time.monotonic() < deadline, output.read_text()
-            assert process.poll() is None or marker.exists(), output.read_text()
-            time.sleep(0.2)
+        eventually(
+            ran,
+            200,
+            interval_s=0.2,
+            awaited=f"the node's code writing {marker}",
+            detail=output.read_text,
+        )
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
