@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,8 +59,7 @@ def test_a_process_and_its_child_are_measured_apart(
 
 def test_a_process_that_is_gone_has_no_figure() -> None:
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
-    gone.wait()
-    time.sleep(0.05)
+    gone.wait()  # reaped: its /proc entry is gone with it
     assert resident_kib(gone.pid) is None
     measured = process_memory("gone", gone.pid)
     assert measured.rss_kib is None and measured.children == [] and measured.total_kib == 0

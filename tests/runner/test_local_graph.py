@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from seldon_core.utils import get_data_from_proto
 
 from seldon_tfserving.runner.local import LocalRunner
 from tests.servers import PROJECT_ROOT, TFSERVING_TESTDATA
+from tests.waiting import eventually
 
 GRAPHS = PROJECT_ROOT / "graphs"
 AB = "tfserving-ab-versions"
@@ -197,7 +197,10 @@ def test_a_killed_backend_takes_down_the_nodes_of_its_pod(runner: LocalRunner) -
 def test_stopping_ends_every_child(runner: LocalRunner) -> None:
     children = list(runner.supervisor.children.values())
     runner.stop()
-    time.sleep(0.2)
-    assert not any(child.running() for child in children)
+    eventually(
+        lambda: not any(child.running() for child in children),
+        1,
+        awaited="every child gone after the runner stopped",
+    )
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{runner.http_url}/prometheus", timeout=2)

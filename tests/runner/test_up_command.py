@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -117,8 +116,11 @@ def test_up_serves_a_graph_and_sigterm_stops_everything(tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
         assert "Stopped." in output.read_text()
-        time.sleep(0.5)
-        assert not [pid for pid in children if alive(pid)]
+        eventually(
+            lambda: not [pid for pid in children if alive(pid)],
+            2,
+            awaited="TF Serving and the microservice gone after up stopped",
+        )
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
