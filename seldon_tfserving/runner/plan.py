@@ -11,7 +11,8 @@ TfServingModel nodes of the same pod are told the new address (their `grpc_endpo
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,7 @@ def plan_run(
     for deployment, sources in planned:
         for each in deployment.predictors:
             planner.add_predictor(deployment, each, sources)
+    _refuse_shared_process_names(planner.backends, planner.components)
     return RunPlan(
         deployments=tuple(deployment for deployment, _ in planned),
         backends=tuple(planner.backends),
@@ -136,6 +138,29 @@ def plan_run(
         files=dict(planner.files),
         folders=tuple(planner.folders),
     )
+
+
+def _server_names_in_several_pods(predictor: Predictor, nodes: Collection[str]) -> frozenset[str]:
+    """The TF Serving container names more than one pod of `predictor` holds."""
+    seen: Counter[str] = Counter()
+    for pod in predictor.component_specs:
+        names = {
+            str(container.get("name", ""))
+            for _, container in tfserving_containers(pod.get("spec") or {}, "", nodes)
+        }
+        seen.update(names)
+    return frozenset(name for name, pods in seen.items() if pods > 1)
+
+
+def _refuse_shared_process_names(
+    backends: Sequence[BackendProcess], components: Sequence[ComponentProcess]
+) -> None:
+    """Every process is supervised, logged and stopped by its name: two under one name
+    would leave one running after a stop."""
+    names = Counter([b.name for b in backends] + [c.key for c in components])
+    shared = sorted(name for name, count in names.items() if count > 1)
+    if shared:
+        raise PlanError(f"two processes of the plan would share the name {shared[0]!r}")
 
 
 def _only_predictor(deployment: SeldonDeployment, name: str) -> SeldonDeployment:
@@ -171,6 +196,8 @@ class _Planner:
         self.programs = programs
         self.known_config_maps = known_config_maps
         self.backends: list[BackendProcess] = []
+        #: TF Serving container names that two pods of the predictor being planned both hold
+        self._shared_server_names: frozenset[str] = frozenset()
         self.components: list[ComponentProcess] = []
         self.gateway_nodes: list[str] = []
         self.served_nodes: dict[str, ComponentEndpoint] = {}
@@ -187,6 +214,7 @@ class _Planner:
         placed: set[str] = set()
         raw = (deployment.raw.get("spec") or {}).get("predictors") or ()
         at = next((i for i, p in enumerate(raw) if p.get("name") == predictor.name), 0)
+        self._shared_server_names = _server_names_in_several_pods(predictor, nodes)
         for pod_index, pod in enumerate(predictor.component_specs):
             in_pod = [s for s in sources if (s.predictor, s.pod) == (at, pod_index)]
             self.volume_dirs = {
@@ -357,8 +385,11 @@ class _Planner:
             server, models, config_file, self.files, deployment=deployment.name
         )
         words = [f"--{k}" if v is None else f"--{k}={v}" for k, v in rewritten.items()]
+        # one TF Serving container per pod, and the operator names each `tfserving`: a name
+        # that two pods share is told apart by its pod, as the operator's Deployments are
+        in_pod = f"pod{pod_index}-" if server.name in self._shared_server_names else ""
         return BackendProcess(
-            name=f"{deployment.name}/{predictor.name}/{server.name}",
+            name=f"{deployment.name}/{predictor.name}/{in_pod}{server.name}",
             argv=(*self.programs.model_server, *words),
             grpc_port=grpc_port,
             rest_port=rest_port,

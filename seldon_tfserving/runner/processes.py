@@ -64,7 +64,12 @@ class Supervisor:
         env: Mapping[str, str] | None = None,
         kind: str = "process",
     ) -> Child:
-        """Launch `argv` in a new session (its own process group), logging to the log folder."""
+        """Launch `argv` in a new session (its own process group), logging to the log folder;
+        a name already supervised is refused before anything starts (the first would be lost
+        to `stop_all` and keep running)."""
+        with self._lock:
+            if name in self._children:
+                raise ValueError(f"a child named {name!r} is supervised already")
         child = Child(
             name,
             tuple(argv),

@@ -229,6 +229,22 @@ def test_a_restart_appends_to_the_log_and_reads_its_own_run(tmp_path: Path) -> N
     assert child.log_of_this_run().split() == ["second"]
 
 
+def test_a_second_child_under_a_supervised_name_is_refused_before_it_starts(
+    tmp_path: Path,
+) -> None:
+    """Children are stopped by name: a second one under the same name would outlive the stop."""
+    supervisor = Supervisor(tmp_path, lambda child, code: None, grace_s=2)
+    try:
+        first = supervisor.start("ab/default/tfserving", SLEEPER)
+        with pytest.raises(ValueError, match="'ab/default/tfserving' is supervised already"):
+            supervisor.start("ab/default/tfserving", SLEEPER)
+        assert list(supervisor.children) == ["ab/default/tfserving"]
+        assert supervisor.children["ab/default/tfserving"] is first
+    finally:
+        supervisor.stop_all()
+    assert not first.running()
+
+
 def test_starting_a_running_child_again_is_refused(tmp_path: Path) -> None:
     child = ChildProcess("sleeper", SLEEPER, tmp_path / "sleeper.log").start()
     try:

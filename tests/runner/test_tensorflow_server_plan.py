@@ -245,6 +245,17 @@ def test_each_arm_reaches_the_tf_serving_of_its_own_pod(tmp_path: Path) -> None:
         assert flag_values(own.argv)["model_name"] == arm
 
 
+def test_the_tf_servings_of_two_pods_are_told_apart_by_their_pod(tmp_path: Path) -> None:
+    """The operator adds a container named `tfserving` to each pod: the processes, and so their
+    logs and their stop, are named by the pod too (a pod alone keeps the plain name)."""
+    result = plan(two_arm_ab(), tmp_path)
+    by_arm = {b.serves: b.name for b in result.backends}
+    assert by_arm == {
+        ("ab/default/two",): "ab/default/pod0-tfserving",
+        ("ab/default/three",): "ab/default/pod1-tfserving",
+    }
+
+
 def test_under_protocol_tensorflow_both_arms_are_tf_serving_nodes(tmp_path: Path) -> None:
     result = plan(two_arm_ab("tensorflow"), tmp_path)
     assert result.components == ()

@@ -143,6 +143,21 @@ def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRunner]:
         yield started
 
 
+def test_every_tf_serving_runs_under_a_name_of_its_own(runner: LocalRunner) -> None:
+    """Two pods of one predictor each get a `tfserving` container: each is supervised (and so
+    stopped) apart, not one shadowing the other."""
+    assert runner.plan is not None
+    names = sorted(b.name for b in runner.plan.backends)
+    assert names == [
+        "ab-random/default/pod0-tfserving",
+        "ab-random/default/pod1-tfserving",
+        "ab-router/default/pod0-tfserving",
+        "ab-router/default/pod1-tfserving",
+        "tfserving/default/tfserving",
+    ]
+    assert all(runner.supervisor.children[name].running() for name in names)
+
+
 def client(runner: LocalRunner, deployment_name: str, transport: str) -> SeldonClient:
     port = runner.http_port if transport == "rest" else runner.grpc_port
     return SeldonClient(
