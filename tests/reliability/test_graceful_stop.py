@@ -31,14 +31,17 @@ READINESS_FAILS_WITHIN_S = 1.0
 
 def readiness_once_signalled(port: int, within_s: float) -> int | str:
     """Poll `/ready` until it stops answering 200 or `within_s` passes: its last answer (a
-    status, or "refused" once the listener is closed)."""
+    status, or "refused" once the listener is closed, its connection refused or reset)."""
     deadline = time.monotonic() + within_s
     while True:
         probe = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
             probe.request("GET", "/ready")
             status: int | str = probe.getresponse().status
-        except ConnectionRefusedError:
+        except (ConnectionRefusedError, ConnectionResetError):
+            # a probe whose handshake the kernel completed in the instant the listener closed
+            # is reset, not refused: either way the gateway takes no more connections (a
+            # kubelet counts both as a failed probe)
             status = "refused"
         finally:
             probe.close()
