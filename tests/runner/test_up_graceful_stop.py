@@ -279,10 +279,11 @@ def test_before_the_signal_nothing_listens_on_the_wildcard_address(stopped: Stop
 def refused_by_the_stop(call: Call, signalled_at: float) -> bool:
     """A gRPC call that reached the gateway's server just as it stopped, before any handler took
     it: gRPC's core ends such a call as CANCELLED (grpc/grpc#41785; UNAVAILABLE is what it
-    means), never run. It was sent at most a stop's latency before the signal and ended as the
-    server stopped, not when the drain ran out (a call cut off mid-run would end then)."""
+    means), or as UNAVAILABLE when the server's GOAWAY reached the client first; never run. It
+    was sent at most a stop's latency before the signal and ended as the server stopped, not
+    when the drain ran out (a call cut off mid-run would end then)."""
     return (
-        call.status == "CANCELLED"
+        call.status in ("CANCELLED", "UNAVAILABLE")
         and call.began >= signalled_at - STOP_LATENCY_S
         and signalled_at <= call.ended < signalled_at + GatewaySettings().drain_timeout_s
     )
