@@ -185,7 +185,7 @@ def scrape_until(
     )
 
 
-def scrape_settled(url: str, quiet_s: float = 0.5, timeout_s: float = 10.0) -> str:
+def scrape_settled(url: str, quiet_s: float = 1.5, timeout_s: float = 15.0) -> str:
     """A scrape of `url` once it stopped changing for `quiet_s` (more than a flush interval):
     a baseline that no earlier request's late-recorded metrics will move."""
     deadline = time.monotonic() + timeout_s

@@ -5,7 +5,8 @@ request: 72% of a gRPC Predict handler's time in a py-spy profile, more than the
 Serving. `BufferedSeldonMetrics` queues the updates in memory and merges them through Seldon's
 own `update` every `FLUSH_INTERVAL_S`, so a scrape sees the same figures, one interval late.
 That `update` files each TIMER value with `np.histogram` (about 50 us a value, in the GIL, for
-every request); the store behind a front files it with `one_value_histogram` instead.
+every request); the store behind a front files it with `timer_histogram` instead, and gets each
+series' TIMER values of an interval as one `TimerBatch` (13 us a metric less, in the flusher).
 """
 
 from __future__ import annotations
@@ -23,24 +24,66 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 #: Seconds between merges into Seldon's shared store; a Prometheus scrape lags by at most this.
-FLUSH_INTERVAL_S = 0.2
+#: Each merge costs about 1 ms of round trips to Seldon's manager, whatever it carries: at 0.2 s
+#: that was 16 us a request at 340 requests a second (scrapes come every 5 to 30 s).
+FLUSH_INTERVAL_S = 1.0
 
 Metric = dict[str, Any]
 Histogram = tuple[list[Any], float]
 
 
-def one_value_histogram(seconds: float, counts: list[Any], total: float) -> Histogram:
-    """Seldon's `_update_hist` without numpy: `seconds` counted into its bin of Seldon's BINS
+class TimerBatch(tuple[float, ...]):
+    """One series' TIMER values of a flush interval, handed to Seldon's `update` as one metric.
+
+    That `update` divides a TIMER's value by 1000 (milliseconds to seconds) and files the
+    quotient with its store's `_update_hist`; a batch divides value by value and is filed whole
+    by `timer_histogram`, so the series costs one metric however many requests it counted.
+    """
+
+    __slots__ = ()
+
+    def __truediv__(self, divisor: float) -> TimerBatch:
+        return TimerBatch(value / divisor for value in self)
+
+
+def timer_histogram(seconds: float | TimerBatch, counts: list[Any], total: float) -> Histogram:
+    """Seldon's `_update_hist` without numpy: each value counted into its bin of Seldon's BINS
     (left-closed, the last one closed on both sides, a value below the first edge or NaN
-    counted nowhere, as `np.histogram` does), and added to the running total."""
+    counted nowhere, as `np.histogram` does) and added to the running total, in order."""
     from seldon_core.metrics import BINS
 
     edges: list[float] = BINS
+    last = len(edges) - 1
     counts = list(counts)
-    if seconds >= edges[0]:  # False for NaN too
-        index = min(bisect_right(edges, seconds), len(edges) - 1) - 1
-        counts[index] = np.float64(counts[index]) + 1
-    return counts, total + seconds
+    for value in seconds if isinstance(seconds, TimerBatch) else (seconds,):
+        if value >= edges[0]:  # False for NaN too
+            index = min(bisect_right(edges, value), last) - 1
+            counts[index] = np.float64(counts[index]) + 1
+        total = total + value
+    return counts, total
+
+
+def _folded(metrics: list[Metric], batch_timers: bool) -> list[Metric]:
+    """Copies of `metrics` for Seldon's `update`, which writes a method tag into each (a REST
+    answer may still be serialising the caller's). With `batch_timers`, the TIMERs of one
+    series (key and tags) become one metric holding a `TimerBatch`, in their order."""
+    folded: list[Metric] = []
+    timers: dict[tuple[Any, ...], list[float]] = {}
+    for metric in metrics:
+        tags = dict(metric.get("tags") or {})
+        if not batch_timers or metric.get("type") != "TIMER":
+            folded.append({**metric, "tags": tags})
+            continue
+        series = (metric["key"], *sorted(tags.items()))
+        values = timers.get(series)
+        if values is None:
+            values = timers[series] = []
+            folded.append({**metric, "tags": tags, "value": values})
+        values.append(metric["value"])
+    for metric in folded:
+        if isinstance(metric["value"], list):
+            metric["value"] = TimerBatch(metric["value"])
+    return folded
 
 
 class BufferedSeldonMetrics:
@@ -54,8 +97,10 @@ class BufferedSeldonMetrics:
     def __init__(self, shared: Any, flush_interval_s: float = FLUSH_INTERVAL_S) -> None:
         self._shared = shared
         self._flush_interval_s = flush_interval_s
-        if callable(getattr(type(shared), "_update_hist", None)):  # Seldon's own store
-            shared._update_hist = one_value_histogram
+        #: Seldon's own store, whose TIMERs `timer_histogram` files (batches included)
+        self._batches_timers = callable(getattr(type(shared), "_update_hist", None))
+        if self._batches_timers:
+            shared._update_hist = timer_histogram
         self._reset()
         _forget_queues_after_fork(self)
 
@@ -83,15 +128,12 @@ class BufferedSeldonMetrics:
         """Queue `custom_metrics` as Seldon's `update` would record them; never blocks on I/O."""
         if not custom_metrics:
             return  # Seldon's update would make four round trips to change nothing
-        # Copies: Seldon's update writes a "method" tag into each metric's tags, and a REST
-        # response may still be serialising the dicts it was handed.
-        copies = [{**metric, "tags": dict(metric.get("tags") or {})} for metric in custom_metrics]
         with self._lock:
             # Only the first update after a flush wakes the flusher: setting the event on
             # every request cost a condition's notify each (a tenth of the handler's Python).
             if not self._pending:
                 self._wake.set()
-            self._pending.setdefault(method, []).extend(copies)
+            self._pending.setdefault(method, []).extend(custom_metrics)
             if self._flusher is None:
                 self._flusher = threading.Thread(
                     target=self._flush_forever, name="seldon-metrics-flusher", daemon=True
@@ -121,8 +163,8 @@ class BufferedSeldonMetrics:
                 pending, self._pending = self._pending, {}
                 self._wake.clear()
             for method, metrics in pending.items():
-                try:
-                    self._shared.update(metrics, method)
+                try:  # a metric Seldon cannot file loses its batch, never the flusher
+                    self._shared.update(_folded(metrics, self._batches_timers), method)
                 except Exception:  # the manager may be gone at shutdown: lose, don't die
                     logger.exception("could not record %d Seldon metrics", len(metrics))
 
