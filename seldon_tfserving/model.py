@@ -348,7 +348,8 @@ def _inputs(
     """The PredictRequest inputs a Seldon payload stands for; a tftensor of the input's dtype
     goes as it came, one of another dtype is converted only where no value is lost."""
     if request.kind == "tftensor":
-        check_column_names(column_names, tensor_shape(request.value))
+        if column_names:  # the shape is read only to check them
+            check_column_names(column_names, tensor_shape(request.value))
         if len(specs) == 1:
             spec = specs[0]
             return {spec.name: conformed_tensor(request.value, spec.dtype, f"input {spec.name!r}")}
@@ -360,6 +361,6 @@ def _inputs(
         raw = value.encode("utf-8") if isinstance(value, str) else bytes(value)
         return {specs[0].name: scalar_string_input(raw, specs[0])}
     inputs = data_inputs(request.value, specs)
-    for tensor in inputs.values():
+    for tensor in inputs.values() if column_names else ():
         check_column_names(column_names, tensor_shape(tensor))
     return inputs

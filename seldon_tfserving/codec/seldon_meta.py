@@ -21,6 +21,12 @@ _METRIC_TYPE_BY_NUMBER = {number: name for name, number in _METRIC_TYPE_NAMES.it
 _METRIC_TYPE_DEFAULT = "COUNTER"  # enum value 0: omitted from JSON, as json_format does
 _KNOWN_FIELDS = frozenset({"puid", "tags", "routing", "requestPath", "metrics"})
 
+#: Wire bytes of a Meta holding only a tags map of plain strings, by its items: a component's
+#: answers carry the same few tags call after call, and merging them as bytes takes half the
+#: time of setting them key by key. Cleared when full (tags that vary per call).
+_STRING_TAGS_WIRE: dict[tuple[tuple[Any, Any], ...], bytes] = {}
+_STRING_TAGS_WIRE_MAX = 1024
+
 
 def meta_to_dict(meta: Any) -> dict[str, Any]:
     """`json_format.MessageToDict(meta)` for a `seldon.protos.Meta`."""
@@ -69,11 +75,9 @@ def _fill_known_fields(meta: Any, document: Mapping[str, Any]) -> None:
     puid = document.get("puid")
     if puid:
         meta.puid = puid
-    for key, value in (document.get("tags") or {}).items():
-        if isinstance(value, str):
-            meta.tags[key].string_value = value
-        else:
-            json_format.ParseDict(value, meta.tags[key])
+    tags = document.get("tags")
+    if tags:
+        _fill_tags(meta, tags)
     routing = document.get("routing")
     if routing:
         meta.routing.update(routing)
@@ -81,12 +85,35 @@ def _fill_known_fields(meta: Any, document: Mapping[str, Any]) -> None:
     if request_path:
         meta.requestPath.update(request_path)
     for metric in document.get("metrics") or ():
-        meta.metrics.add(
-            key=metric["key"],
-            type=_METRIC_TYPE_NAMES[metric.get("type", _METRIC_TYPE_DEFAULT)],
-            value=metric.get("value", 0.0),
-            tags=metric.get("tags") or {},
-        )
+        filled = meta.metrics.add()  # field by field: add()'s keywords cost four times as much
+        filled.key = metric["key"]
+        filled.type = _METRIC_TYPE_NAMES[metric.get("type", _METRIC_TYPE_DEFAULT)]
+        filled.value = metric.get("value", 0.0)
+        metric_tags = metric.get("tags")
+        if metric_tags:
+            filled.tags.update(metric_tags)
+
+
+def _fill_tags(meta: Any, tags: Mapping[str, Any]) -> None:
+    items = tuple(tags.items())
+    try:
+        wire = _STRING_TAGS_WIRE.get(items)
+    except TypeError:  # a value that is a list or a struct: no key for it
+        wire = None
+    if wire is not None:
+        meta.MergeFromString(wire)
+        return
+    for key, value in items:
+        if isinstance(value, str):
+            meta.tags[key].string_value = value
+        else:
+            json_format.ParseDict(value, meta.tags[key])
+    if all(isinstance(value, str) for _, value in items):
+        if len(_STRING_TAGS_WIRE) >= _STRING_TAGS_WIRE_MAX:
+            _STRING_TAGS_WIRE.clear()
+        alone = prediction_pb2.Meta()
+        alone.tags.MergeFrom(meta.tags)
+        _STRING_TAGS_WIRE[items] = alone.SerializeToString()
 
 
 def _value_to_python(value: Any) -> Any:

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from seldon_core.proto import prediction_pb2
 
+from seldon_tfserving.codec import seldon_meta
 from seldon_tfserving.codec.seldon_meta import fill_meta, meta_to_dict, metrics_of
 
 _text = st.text(max_size=12)
@@ -54,6 +55,27 @@ def test_filling_meta_builds_the_proto_json_format_builds(document: dict[str, An
     filled = prediction_pb2.Meta()
     fill_meta(filled, document)
     assert filled == _parsed(document)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_meta)
+def test_a_meta_filled_again_from_remembered_tags_is_the_same_proto(
+    document: dict[str, Any],
+) -> None:
+    """Plain-string tags are merged as the bytes the first fill left: the same proto."""
+    for _ in range(2):
+        filled = prediction_pb2.Meta()
+        fill_meta(filled, document)
+        assert filled == _parsed(document)
+
+
+def test_remembered_tags_stay_bounded_when_every_call_brings_new_ones() -> None:
+    for number in range(3 * seldon_meta._STRING_TAGS_WIRE_MAX):
+        document = {"tags": {"request": str(number), "model": "m"}}
+        filled = prediction_pb2.Meta()
+        fill_meta(filled, document)
+        assert filled == _parsed(document)
+    assert len(seldon_meta._STRING_TAGS_WIRE) <= seldon_meta._STRING_TAGS_WIRE_MAX
 
 
 @settings(max_examples=300, deadline=None)
