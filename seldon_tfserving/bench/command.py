@@ -229,7 +229,7 @@ def _measure(
         print("starting the backend and the components ...", file=sys.stderr)
         groups = set(args.targets)
         servers = start_servers(
-            stack, models, groups, config, workdir, args.component_threads, reference
+            stack, models, groups, config, workdir, args.component_threads, reference, args.quick
         )
         print(f"started in {time.monotonic() - began:.0f} s", file=sys.stderr)
         plan = plan_targets(models, groups, servers, quick=args.quick)

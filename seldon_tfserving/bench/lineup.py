@@ -104,6 +104,13 @@ def _wrapper(
     )
 
 
+def measures_gateway_floor(groups: Collection[str], quick: bool) -> bool:
+    """Whether a run measures the floor under the gateway's gRPC hop (a forwarder in front of
+    each model's wrapper): with the graph group, unless --quick, which calls the gateway over
+    REST only."""
+    return "graph" in groups and not quick
+
+
 def start_servers(
     stack: BenchStack,
     models: Sequence[BenchModel],
@@ -112,8 +119,10 @@ def start_servers(
     workdir: Path,
     component_threads: int,
     reference: ReferenceClass | None = None,
+    quick: bool = False,
 ) -> BenchServers:
-    """Start what `groups` call; return once every process answers."""
+    """Start what `groups` call (`quick`: what --quick measures); return once every process
+    answers."""
     names = [m.name for m in models]
     backend = stack.start_backend(model_config, names, wait=False)
     backends = [backend]
@@ -163,7 +172,7 @@ def start_servers(
             wrappers[m.name].grpc_target, name=f"forwarder-wrapper-{m.name}"
         )
         for m in models
-        if "graph" in groups
+        if measures_gateway_floor(groups, quick)
     }
     return BenchServers(
         backend=backend.address,
@@ -201,7 +210,7 @@ def plan_targets(
             )
         if "graph" in groups and servers.router is not None:
             found += router_targets(model, servers.router, with_grpc=not quick)
-        if "graph" in groups and model.name in servers.wrapper_forwarders and not quick:
+        if measures_gateway_floor(groups, quick) and model.name in servers.wrapper_forwarders:
             found += gateway_floor_targets(model, servers.wrapper_forwarders[model.name])
         if "graph" in groups:
             found += graph_targets(model, servers.graphs[model.name], with_grpc=not quick)

@@ -26,7 +26,7 @@ from seldon_tfserving.bench.graphs import (
     tf_deployment_name,
 )
 from seldon_tfserving.bench.harness import CallFailed
-from seldon_tfserving.bench.lineup import ReferenceClass, plan_targets
+from seldon_tfserving.bench.lineup import ReferenceClass, measures_gateway_floor, plan_targets
 from seldon_tfserving.bench.models import BENCH_MODELS, INPUT_NAME, OUTPUT_NAME, SIGNATURE_NAME
 from seldon_tfserving.bench.stack import WITH_TENSORFLOW_MICROSERVICE
 from seldon_tfserving.bench.suite import (
@@ -328,6 +328,13 @@ def test_the_graph_group_measures_the_floor_under_the_gateways_grpc_hop_unless_q
     ]
     quick = [t.name for _, t in plan_targets(models, {"graph"}, servers, quick=True)]
     assert GATEWAY_FLOOR_TARGET not in quick, "--quick: no gRPC through the gateway either"
+
+
+def test_the_wrappers_forwarders_are_started_only_where_the_floor_is_measured() -> None:
+    """start_servers and plan_targets ask the same rule: no idle forwarder under --quick."""
+    assert measures_gateway_floor({"graph", "wrapper"}, quick=False)
+    assert not measures_gateway_floor({"graph"}, quick=True)
+    assert not measures_gateway_floor({"wrapper", "direct"}, quick=False)
 
 
 def test_a_reference_class_is_measured_after_the_wrapper_on_the_same_bodies() -> None:
