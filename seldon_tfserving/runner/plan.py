@@ -28,47 +28,27 @@ from seldon_tfserving.deploy.tfserving_container import (
 )
 from seldon_tfserving.gateway.endpoints import ComponentEndpoint, endpoint_key
 from seldon_tfserving.gateway.protocols import TENSORFLOW_PROTOCOL, deployment_protocol
-from seldon_tfserving.runner.bind_host import LOOPBACK, dial_host
+from seldon_tfserving.runner.backend_process import BackendPlanner, BackendPod
+from seldon_tfserving.runner.backend_process import BackendProcess as BackendProcess
+from seldon_tfserving.runner.bind_host import LOOPBACK
 from seldon_tfserving.runner.component_process import ComponentProcess as ComponentProcess
 from seldon_tfserving.runner.component_process import component_process
 from seldon_tfserving.runner.errors import PlanError
-from seldon_tfserving.runner.model_uris import local_base_path, model_volume_dirs
+from seldon_tfserving.runner.model_uris import model_volume_dirs
 from seldon_tfserving.runner.pod_addresses import rewrite_endpoint as rewrite_endpoint
-from seldon_tfserving.runner.probes import ReadinessProbe, readiness_probe
 from seldon_tfserving.runner.programs import Programs as Programs
 from seldon_tfserving.runner.programs import find_programs as find_programs
 from seldon_tfserving.runner.tfserving_backend import (
     manifest_pod_path,
     plan_error,
-    read_backend,
     refuse_what_validate_refuses,
-    served_model_names,
 )
 from seldon_tfserving.runner.trusted_code import ONLY_OURS, TrustedCode
-from seldon_tfserving.runner.volumes import MountTable, localised_model_config, resolve_mounts
+from seldon_tfserving.runner.volumes import MountTable, resolve_mounts
 from seldon_tfserving.transport import endpoint_transport
 
 #: Graph implementations the gateway runs itself (as Seldon's executor does): no process.
 GATEWAY_IMPLEMENTATIONS = frozenset({"RANDOM_ABTEST", "AVERAGE_COMBINER"})
-
-
-@dataclass(frozen=True)
-class BackendProcess:
-    """One TF Serving container, run locally (the real binary if present, else serve-models)."""
-
-    name: str
-    argv: tuple[str, ...]
-    grpc_port: int
-    rest_port: int | None
-    models: tuple[str, ...]
-    #: endpoint keys of the graph nodes in the same pod: they fail when this backend dies
-    serves: tuple[str, ...]
-    #: the container's model config file, locally (None for --model_name/--model_base_path)
-    model_config_file: Path | None = None
-    #: the manifest's readinessProbe, on local ports (None: none this machine can run)
-    readiness: ReadinessProbe | None = None
-    #: where it is reached (it listens on the run's host)
-    host: str = LOOPBACK
 
 
 @dataclass(frozen=True)
@@ -195,9 +175,10 @@ class _Planner:
         self.allocate_port = allocate_port
         self.programs = programs
         self.known_config_maps = known_config_maps
+        self.backend_planner = BackendPlanner(
+            programs, allocate_port, host, known_config_maps, model_uris
+        )
         self.backends: list[BackendProcess] = []
-        #: TF Serving container names that two pods of the predictor being planned both hold
-        self._shared_server_names: frozenset[str] = frozenset()
         self.components: list[ComponentProcess] = []
         self.gateway_nodes: list[str] = []
         self.served_nodes: dict[str, ComponentEndpoint] = {}
@@ -214,7 +195,7 @@ class _Planner:
         placed: set[str] = set()
         raw = (deployment.raw.get("spec") or {}).get("predictors") or ()
         at = next((i for i, p in enumerate(raw) if p.get("name") == predictor.name), 0)
-        self._shared_server_names = _server_names_in_several_pods(predictor, nodes)
+        shared_names = _server_names_in_several_pods(predictor, nodes)
         for pod_index, pod in enumerate(predictor.component_specs):
             in_pod = [s for s in sources if (s.predictor, s.pod) == (at, pod_index)]
             self.volume_dirs = {
@@ -228,7 +209,14 @@ class _Planner:
             port_map: dict[int, int] = {}
             pending_backends = [
                 self._backend(
-                    deployment, predictor, pod_index, container, path, pod_volumes, port_map
+                    deployment,
+                    predictor,
+                    pod_index,
+                    container,
+                    path,
+                    pod_volumes,
+                    port_map,
+                    shared_names,
                 )
                 for path, container in tfserving_containers(pod_spec, pod_path, nodes)
             ]
@@ -245,6 +233,7 @@ class _Planner:
                         container,
                         f"{pod_path}.containers[{index}]",
                         pod_volumes,
+                        shared_names,
                     )
                     placed.add(name)
                 elif name in nodes:
@@ -289,11 +278,14 @@ class _Planner:
         container: Mapping[str, Any],
         path: str,
         pod_volumes: Mapping[str, Mapping[str, Any]],
+        shared_names: Collection[str],
     ) -> None:
         """A graph node that is a TF Serving container itself (the operator's TENSORFLOW_SERVER
         shape under `protocol: tensorflow`): a backend, and the node's endpoint its ports."""
         key = endpoint_key(deployment.name, predictor.name, node.name)
-        backend = self._backend(deployment, predictor, pod_index, container, path, pod_volumes, {})
+        backend = self._backend(
+            deployment, predictor, pod_index, container, path, pod_volumes, {}, shared_names
+        )
         transport = endpoint_transport(node.endpoint.type if node.endpoint is not None else None)
         if backend.rest_port is None and transport == "rest":
             raise PlanError(
@@ -342,63 +334,22 @@ class _Planner:
         path: str,
         pod_volumes: Mapping[str, Mapping[str, Any]],
         port_map: dict[int, int],
+        shared_names: Collection[str],
     ) -> BackendProcess:
-        server, models = read_backend(
-            container,
-            path,
+        """The TF Serving container at `path` (`backend_process.py`); `shared_names`: the TF
+        Serving container names more than one pod of the predictor holds."""
+        name = str(container.get("name", ""))
+        pod = BackendPod(
             deployment=deployment.name,
+            predictor=predictor.name,
+            pod_index=pod_index,
             pod_volumes=pod_volumes,
-            known_config_maps=self.known_config_maps,
             volume_dirs=self.volume_dirs,
-            model_uris=self.model_uris,
+            mounts=self._mounts(deployment, predictor, pod_index, container, pod_volumes),
+            scratch=self._scratch(deployment, predictor, pod_index, name),
+            name_shared_by_pods=name in shared_names,
         )
-        table = self._mounts(deployment, predictor, pod_index, container, pod_volumes)
-        rewritten: dict[str, str | None] = {
-            k: (table.rewrite(v) if v is not None else None) for k, v in server.flags.items()
-        }
-        if server.model_base_path:
-            base = local_base_path(server.model_base_path, self.model_uris)
-            rewritten["model_base_path"] = base or rewritten["model_base_path"]
-        scratch = self._scratch(deployment, predictor, pod_index, server.name)
-        copy = localised_model_config(
-            rewritten.get("model_config_file"), table, scratch, self.files
-        )
-        if copy is not None:
-            copied, text = copy
-            self.files[copied] = text
-            rewritten["model_config_file"] = str(copied)
-        for original in (server.grpc_port, server.rest_port):
-            if original and original in port_map:
-                raise PlanError(f"two containers of one pod both listen on port {original}")
-        grpc_port = self.allocate_port()
-        port_map[server.grpc_port] = grpc_port
-        rewritten["port"] = str(grpc_port)
-        rest_port = None
-        if server.rest_port:
-            rest_port = self.allocate_port()
-            port_map[server.rest_port] = rest_port
-            rewritten["rest_api_port"] = str(rest_port)
-        if self.programs.binds_host:
-            rewritten["bind_address"] = self.host
-        config_file = rewritten.get("model_config_file")
-        names = served_model_names(
-            server, models, config_file, self.files, deployment=deployment.name
-        )
-        words = [f"--{k}" if v is None else f"--{k}={v}" for k, v in rewritten.items()]
-        # one TF Serving container per pod, and the operator names each `tfserving`: a name
-        # that two pods share is told apart by its pod, as the operator's Deployments are
-        in_pod = f"pod{pod_index}-" if server.name in self._shared_server_names else ""
-        return BackendProcess(
-            name=f"{deployment.name}/{predictor.name}/{in_pod}{server.name}",
-            argv=(*self.programs.model_server, *words),
-            grpc_port=grpc_port,
-            rest_port=rest_port,
-            models=names,
-            serves=(),
-            model_config_file=Path(config_file) if config_file else None,
-            readiness=readiness_probe(container, port_map, dial_host(self.host)),
-            host=dial_host(self.host),
-        )
+        return self.backend_planner.plan(container, path, pod, port_map, self.files)
 
     def _component(
         self,

@@ -21,7 +21,8 @@ import yaml
 
 from seldon_tfserving.backend.monitoring_config import FLAG, parse_monitoring_config
 from seldon_tfserving.gateway.endpoints import ServerAddress
-from seldon_tfserving.runner.plan import BackendProcess, RunPlan
+from seldon_tfserving.runner.backend_process import BackendProcess
+from seldon_tfserving.runner.plan import RunPlan
 
 #: Prometheus's own default scrape interval.
 DEFAULT_SCRAPE_INTERVAL = "15s"

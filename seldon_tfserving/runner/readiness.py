@@ -9,7 +9,8 @@ once its TF Serving answers.
 from __future__ import annotations
 
 from seldon_tfserving.runner import launch
-from seldon_tfserving.runner.plan import BackendProcess, ComponentProcess
+from seldon_tfserving.runner.backend_process import BackendProcess
+from seldon_tfserving.runner.component_process import ComponentProcess
 
 
 def backend_ready(backend: BackendProcess) -> bool:
