@@ -68,21 +68,21 @@ def _folded(metrics: list[Metric], batch_timers: bool) -> list[Metric]:
     answer may still be serialising the caller's). With `batch_timers`, the TIMERs of one
     series (key and tags) become one metric holding a `TimerBatch`, in their order."""
     folded: list[Metric] = []
-    timers: dict[tuple[Any, ...], list[float]] = {}
+    #: each series' one metric, its value the list of the series' values until the end
+    batches: dict[tuple[Any, ...], Metric] = {}
     for metric in metrics:
         tags = dict(metric.get("tags") or {})
         if not batch_timers or metric.get("type") != "TIMER":
             folded.append({**metric, "tags": tags})
             continue
         series = (metric["key"], *sorted(tags.items()))
-        values = timers.get(series)
-        if values is None:
-            values = timers[series] = []
-            folded.append({**metric, "tags": tags, "value": values})
-        values.append(metric["value"])
-    for metric in folded:
-        if isinstance(metric["value"], list):
-            metric["value"] = TimerBatch(metric["value"])
+        batch = batches.get(series)
+        if batch is None:
+            batch = batches[series] = {**metric, "tags": tags, "value": []}
+            folded.append(batch)
+        batch["value"].append(metric["value"])
+    for batch in batches.values():
+        batch["value"] = TimerBatch(batch["value"])
     return folded
 
 
