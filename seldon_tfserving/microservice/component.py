@@ -33,7 +33,8 @@ def _error_blueprint() -> Blueprint:
 
 class SeldonComponent:
     """Base of our Seldon classes: REST errors via Seldon's hook, gRPC errors via the servicer,
-    metrics recorded off the request path."""
+    metrics recorded off the request path. Their code reads nothing of Flask's request, so
+    their REST predictions may be answered past Flask (`seldon_predict_lane.py`)."""
 
     def __init__(self) -> None:
         self.model_error_handler = _error_blueprint()

@@ -5,10 +5,11 @@ so the first component constructed in a process swaps Seldon's servicer for a su
 aborts with the error's own code (`errors.py`; a ValueError is INVALID_ARGUMENT) and runs each
 call under the caller's deadline (`caller_deadline.py`: a TF Serving call made for it ends by
 then too). That servicer and Seldon's REST app also get Seldon's metrics behind
-`BufferedSeldonMetrics`; the REST app parses bodies fast and answers bad requests with their
-4xx (`seldon_errors.py`). A class that declares TF faces (`tf_faces.py`) gets TF Serving's
-routes on the REST app and its services on the gRPC server, before either starts. The
-servers themselves get our REST worker and graceful stop (`serve.py`).
+`BufferedSeldonMetrics`; the REST app parses bodies fast, answers bad requests with their
+4xx (`seldon_errors.py`) and answers JSON predictions past Flask (`seldon_predict_lane.py`).
+A class that declares TF faces (`tf_faces.py`) gets TF Serving's routes on the REST app and
+its services on the gRPC server, before either starts. The servers themselves get our REST
+worker and graceful stop (`serve.py`).
 """
 
 from __future__ import annotations
@@ -135,6 +136,9 @@ def install_seldon_hooks() -> None:
             from seldon_tfserving.microservice.seldon_errors import answer_bad_requests_as_seldon
 
             answer_bad_requests_as_seldon(app)
+            from seldon_tfserving.microservice.seldon_predict_lane import install_predict_lane
+
+            install_predict_lane(app, user_model, metrics)
             if bounded_rest_port_missing() is not None:
                 # no door in front (gunicorn 20.1): the body limit stands in the app instead
                 from seldon_tfserving.microservice.rest_door import body_limit_of
