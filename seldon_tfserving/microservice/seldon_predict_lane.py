@@ -42,6 +42,7 @@ WsgiApp = Callable[[Environ, Callable[..., Any]], Iterable[bytes]]
 PREDICT_PATHS = frozenset({"/predict", "/api/v1.0/predictions", "/api/v0.1/predictions"})
 #: Flask-CORS's header for a request without `Origin`, under Seldon's `CORS(app)` defaults
 _CORS_HEADER = ("Access-Control-Allow-Origin", "*")
+_EXTENSION = "seldon_tfserving.predict_lane"
 #: the request hooks whose effect on a lane's request the lane reproduces: our refusal of a
 #: body that is not JSON (a lane's body is JSON), and Flask-CORS's header
 _REPRODUCED_BEFORE = frozenset(
@@ -229,4 +230,11 @@ def install_predict_lane(app: Flask, user_model: Any, seldon_metrics: Any) -> Se
             seldon_methods.predict = _replaying(seldon_methods.predict)
     lane = SeldonPredictLane(app, user_model, seldon_metrics)
     app.wsgi_app = lane  # type: ignore[method-assign]
+    app.extensions[_EXTENSION] = lane  # found there whatever wraps it later (the body limit)
     return lane
+
+
+def predict_lane_of(app: Flask) -> SeldonPredictLane | None:
+    """The lane `install_predict_lane` put in this app, if any."""
+    lane = app.extensions.get(_EXTENSION)
+    return lane if isinstance(lane, SeldonPredictLane) else None

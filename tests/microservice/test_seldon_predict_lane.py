@@ -17,11 +17,16 @@ import pytest
 from seldon_core import wrapper
 from seldon_core.flask_utils import SeldonMicroserviceException
 from werkzeug.test import EnvironBuilder, run_wsgi_app
+from werkzeug.wrappers import Request
 
 from seldon_tfserving.errors import InvalidInput
 from seldon_tfserving.microservice.component import SeldonComponent
 from seldon_tfserving.microservice.metrics_buffer import buffered
-from seldon_tfserving.microservice.seldon_predict_lane import PREDICT_PATHS, SeldonPredictLane
+from seldon_tfserving.microservice.seldon_predict_lane import (
+    PREDICT_PATHS,
+    SeldonPredictLane,
+    predict_lane_of,
+)
 
 Environ = dict[str, Any]
 #: status line, headers, body
@@ -95,8 +100,9 @@ class Hosted:
 
 
 def lane_of(app: Any) -> SeldonPredictLane:
-    assert isinstance(app.wsgi_app, SeldonPredictLane)
-    return app.wsgi_app
+    lane = predict_lane_of(app)
+    assert lane is not None
+    return lane
 
 
 def answer_of(app: Any, environ: Environ) -> Answer:
@@ -211,7 +217,6 @@ LEFT_TO_FLASK: dict[str, Callable[[], Environ]] = {
     "a form": lambda: environ_of(content_type="application/x-www-form-urlencoded"),
     "multipart": lambda: environ_of(content_type="multipart/form-data; boundary=x"),
     "no content type": lambda: environ_of(content_type=None),
-    "two content types": lambda: environ_of(content_type="application/json,text/plain"),
     "a +json type": lambda: environ_of(content_type="application/vnd.seldon+json"),
     "an Origin (CORS answers it by name)": lambda: environ_of(
         headers=[("Origin", "https://example.com")]
@@ -226,6 +231,15 @@ LEFT_TO_FLASK: dict[str, Callable[[], Environ]] = {
 @pytest.mark.usefixtures("debug_logging_off")
 def test_requests_the_lane_leaves_to_flask(hosted: Hosted, make: Callable[[], Environ]) -> None:
     assert not hosted.lane.takes(make())
+    assert answer_of(hosted.app, make()) == hosted.by_flask(make())
+
+
+@pytest.mark.usefixtures("debug_logging_off")
+def test_a_content_type_is_read_as_werkzeug_reads_it_for_flask(hosted: Hosted) -> None:
+    def make() -> Environ:  # werkzeug 3 reads no JSON here, werkzeug 2.2 the first type
+        return environ_of(BODIES["an answer"], content_type="application/json,text/plain")
+
+    assert hosted.lane.takes(make()) == Request(make()).is_json
     assert answer_of(hosted.app, make()) == hosted.by_flask(make())
 
 
