@@ -4,6 +4,7 @@ Seldon's own hook (`model_error_handler`), and the process-wide hooks installed 
 from __future__ import annotations
 
 import logging
+from typing import ClassVar
 
 from flask import Blueprint, Response, jsonify
 
@@ -33,8 +34,11 @@ def _error_blueprint() -> Blueprint:
 
 class SeldonComponent:
     """Base of our Seldon classes: REST errors via Seldon's hook, gRPC errors via the servicer,
-    metrics recorded off the request path. Their code reads nothing of Flask's request, so
-    their REST predictions may be answered past Flask (`seldon_predict_lane.py`)."""
+    metrics recorded off the request path."""
+
+    #: nothing of ours reads Flask's request, so Seldon's REST predictions of our classes may
+    #: be answered past Flask (`seldon_predict_lane.py`)
+    reads_flask_request: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.model_error_handler = _error_blueprint()

@@ -6,9 +6,10 @@ its metrics, jsonifies the answer (its `status.code`, if any, as the HTTP status
 Flask-CORS adds `Access-Control-Allow-Origin: *`. In process, Flask's part of that (contexts,
 werkzeug's request, the form and query reads, Flask-CORS) costs about three times the call
 itself. The lane sits in the app's `wsgi_app`, in front of Flask's, and does the same steps
-for a POST of a JSON body with a length, no query and no `Origin`, while the class is ours (a
-`SeldonComponent`, whose code reads nothing of Flask's request) and the app's route, view and
-request hooks are the ones it reproduces (checked at the first request, the verdict logged).
+for a POST of a JSON body with a length, no query and no `Origin`, while the class says its
+code reads nothing of Flask's request (`reads_flask_request = False`: our `SeldonComponent`s)
+and the app's route, view and request hooks are the ones it reproduces (checked at the first
+request, the verdict logged).
 
 Everything else is Flask's. A body that does not parse goes to Flask as it came. Whatever
 `seldon_methods.predict` gave that the lane does not write itself (an exception, an answer
@@ -30,8 +31,6 @@ from typing import Any
 from flask import Flask
 from werkzeug.http import parse_options_header
 from werkzeug.utils import get_content_type
-
-from seldon_tfserving.microservice.component import SeldonComponent
 
 logger = logging.getLogger(__name__)
 
@@ -152,8 +151,11 @@ class SeldonPredictLane:
 
         app = self.app
         reasons: list[str] = []
-        if not isinstance(self.user_model, SeldonComponent):
-            reasons.append("the class is not a SeldonComponent (its code may read Flask's request)")
+        if getattr(self.user_model, "reads_flask_request", True):
+            reasons.append(
+                "the class does not declare reads_flask_request = False (its code may read"
+                " Flask's request), as our SeldonComponent classes do"
+            )
         if not getattr(seldon_methods.predict, _REPLAYS, False):  # what the view calls
             reasons.append("seldon_methods.predict is not the one that replays the lane's")
         if self._passthrough:

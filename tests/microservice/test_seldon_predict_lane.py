@@ -292,7 +292,7 @@ def test_a_class_that_is_not_ours_is_answered_by_flask(
     lane = lane_of(wrapper.get_rest_microservice(NotOurs(), Recorder()))
     with caplog.at_level(logging.INFO):
         assert not lane.takes(environ_of())
-    assert "not a SeldonComponent" in caplog.text
+    assert "does not declare reads_flask_request = False" in caplog.text
 
 
 @pytest.mark.usefixtures("debug_logging_off")
