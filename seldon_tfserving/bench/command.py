@@ -13,10 +13,12 @@ import shlex
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from seldon_tfserving.bench.comparisons import compare, comparison_table
+from seldon_tfserving.bench.cpu_time import CpuClock
 from seldon_tfserving.bench.gateway_hop import gateway_hops, hop_table
 from seldon_tfserving.bench.harness import CallFailed, LoadResult, run_closed_loop
 from seldon_tfserving.bench.lineup import ReferenceClass, plan_targets, start_servers
@@ -27,6 +29,7 @@ from seldon_tfserving.bench.models import (
     export_bench_models,
     model_config,
 )
+from seldon_tfserving.bench.process_names import BACKEND_PROCESS
 from seldon_tfserving.bench.progress import ProgressBar
 from seldon_tfserving.bench.report import (
     Measurement,
@@ -234,7 +237,8 @@ def _measure(
         print(f"started in {time.monotonic() - began:.0f} s", file=sys.stderr)
         plan = plan_targets(models, groups, servers, quick=args.quick)
         max_window = QUICK_MAX_WINDOW_S if args.quick else max(3 * duration, MAX_WINDOW_S)
-        measured = _run_plan(plan, args.concurrency, duration, warmup, max_window, rounds)
+        pids = {process.name: process.pid for process in stack.processes if process.pid}
+        measured = _run_plan(plan, args.concurrency, duration, warmup, max_window, rounds, pids)
         return measured, stack.memory()
 
 
@@ -252,9 +256,12 @@ def _run_plan(
     warmup: float,
     max_window: float,
     rounds: int = 1,
+    pids: Mapping[str, int] | None = None,
 ) -> list[Measurement]:
     """Measure every (target, concurrency) in `rounds` interleaved slices of `duration /
-    rounds` seconds (each after `warmup / rounds` of warm-up), then pool each one's slices."""
+    rounds` seconds (each after `warmup / rounds` of warm-up), then pool each one's slices.
+    With `pids` (process name to pid), each cell also reads the CPU spent by the process its
+    target calls and by the backend."""
     cells = [(model, target, level) for model, target in plan for level in levels]
     slices: list[list[LoadResult]] = [[] for _ in cells]
     failed: dict[int, LoadResult] = {}
@@ -275,6 +282,7 @@ def _run_plan(
                                 on_tick=progress.update,
                                 min_samples=max(level, MIN_CALLS_PER_CLIENT * level // rounds),
                                 max_duration_s=max_window / rounds,
+                                cpu_clock=_cpu_clock(target, pids or {}),
                             )
                         )
                     except RuntimeError as error:
@@ -291,9 +299,20 @@ def _run_plan(
             target.protocol,
             model.payload_label,
             failed[index] if index in failed else LoadResult.merged(slices[index]),
+            process=target.process,
         )
         for index, (model, target, _) in enumerate(cells)
     ]
+
+
+def _cpu_clock(target: Target, pids: Mapping[str, int]) -> Callable[[], dict[str, float]] | None:
+    """The CPU clock of the process `target` calls and of the backend (None: neither known)."""
+    watched = {
+        name: pids[name]
+        for name in dict.fromkeys((target.process, BACKEND_PROCESS))
+        if name is not None and name in pids
+    }
+    return CpuClock(watched).read if watched else None
 
 
 def _no_connection(level: int, error: RuntimeError) -> LoadResult:

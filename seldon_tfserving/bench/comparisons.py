@@ -132,6 +132,9 @@ class Comparison:
     throughput_ratio: float | None
     #: the goal's bound on `latency_ratio` here (None: no goal at this payload)
     max_latency_ratio: float | None = None
+    #: CPU per answer of the process the target calls / that of the process the reference
+    #: calls: the per-request work, steadier than req/s on a shared machine (None: unread)
+    cpu_ratio: float | None = None
 
     @property
     def min_throughput_ratio(self) -> float | None:
@@ -161,6 +164,7 @@ class Comparison:
             "max_latency_ratio": self.max_latency_ratio,
             "min_throughput_ratio": self.min_throughput_ratio,
             "met": self.met,
+            "cpu_ratio": self.cpu_ratio,
         }
 
 
@@ -194,9 +198,17 @@ def compare(
                     _ratio(target.stats.p50_ms, reference.stats.p50_ms),
                     _ratio(target.requests_per_second, reference.requests_per_second),
                     goal.max_latency_ratio if goal else None,
+                    _cpu_ratio(target, reference),
                 )
             )
     return found
+
+
+def _cpu_ratio(target: Measurement, reference: Measurement) -> float | None:
+    spent, spent_by_reference = target.process_cpu_us, reference.process_cpu_us
+    if spent is None or spent_by_reference is None:
+        return None
+    return _ratio(spent, spent_by_reference)
 
 
 def _times(ratio: float | None) -> str:
@@ -206,8 +218,8 @@ def _times(ratio: float | None) -> str:
 def comparison_table(comparisons: Sequence[Comparison]) -> str:
     """Markdown: one row per comparison, payload and concurrency, with its goal and verdict."""
     lines = [
-        "| comparison | payload | conc. | p50 ratio | req/s ratio | goal | met |",
-        "|---|---|--:|--:|--:|---|---|",
+        "| comparison | payload | conc. | p50 ratio | req/s ratio | goal | met | CPU ratio |",
+        "|---|---|--:|--:|--:|---|---|--:|",
     ]
     for c in comparisons:
         goal = "-"
@@ -216,6 +228,7 @@ def comparison_table(comparisons: Sequence[Comparison]) -> str:
         met = {None: "-", True: "yes", False: "no"}[c.met]
         lines.append(
             f"| {c.label} | {c.payload} | {c.concurrency} | {_times(c.latency_ratio)} | "
-            f"{_times(c.throughput_ratio)} | {goal} | {met} |"
+            f"{_times(c.throughput_ratio)} | {goal} | {met} | "
+            f"{'-' if c.cpu_ratio is None else f'{c.cpu_ratio:.2f}'} |"
         )
     return "\n".join(lines) + "\n"

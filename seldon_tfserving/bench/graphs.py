@@ -23,6 +23,7 @@ from typing import Any
 import requests
 
 from seldon_tfserving.bench.models import BenchModel
+from seldon_tfserving.bench.process_names import COMBINER_PROCESS, GATEWAY_PROCESS, ROUTER_PROCESS
 from seldon_tfserving.bench.stack import BenchStack
 from seldon_tfserving.bench.suite import GraphEntry
 from seldon_tfserving.gateway.endpoints import ServerAddress, endpoint_key
@@ -147,10 +148,10 @@ def graph_components(threads: int) -> list[MicroserviceSpec]:
             "ROUTER",
             [{"name": "ratio_a", "type": "FLOAT", "value": "0.5"}],
             threads=threads,
-            name="router",
+            name=ROUTER_PROCESS,
         ),
         MicroserviceSpec(
-            "seldon_tfserving.MeanCombiner", "COMBINER", threads=threads, name="combiner"
+            "seldon_tfserving.MeanCombiner", "COMBINER", threads=threads, name=COMBINER_PROCESS
         ),
     ]
 
@@ -170,7 +171,8 @@ def start_gateway(
     spec_path = stack.log_dir / "gateway-spec.json"
     spec_path.write_text(json.dumps(spec, indent=1))
     process = stack.spawn(
-        "gateway", [sys.executable, "-m", "seldon_tfserving.bench.gateway_process", str(spec_path)]
+        GATEWAY_PROCESS,
+        [sys.executable, "-m", "seldon_tfserving.bench.gateway_process", str(spec_path)],
     )
     base = f"http://{LOOPBACK}:{http_port}"
     process.wait_until(

@@ -9,10 +9,12 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from seldon_tfserving.bench.cpu_time import spent
 
 #: One request against a target; returns normally on a good answer, raises otherwise.
 Call = Callable[[], None]
@@ -55,6 +57,8 @@ class LoadResult:
     elapsed_s: float
     latencies_s: list[float]
     errors: dict[str, int] = field(default_factory=dict)
+    #: CPU seconds each watched process spent in the window (`run_closed_loop`'s `cpu_clock`)
+    cpu_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def stats(self) -> LatencyStats:
@@ -76,13 +80,19 @@ class LoadResult:
         if not slices or len({s.concurrency for s in slices}) != 1:
             raise ValueError("merge one or more results of the same concurrency")
         errors: Counter[str] = Counter()
+        cpu_s: dict[str, float] = {}
         for part in slices:
             errors.update(part.errors)
+            for name, seconds in part.cpu_s.items():
+                cpu_s[name] = cpu_s.get(name, 0.0) + seconds
+        # a process counts only if every slice read it, or its sum would be of fewer windows
+        watched = set.intersection(*(set(part.cpu_s) for part in slices))
         return cls(
             slices[0].concurrency,
             sum(s.elapsed_s for s in slices),
             [latency for s in slices for latency in s.latencies_s],
             dict(errors),
+            {name: cpu_s[name] for name in sorted(watched)},
         )
 
 
@@ -141,6 +151,7 @@ def run_closed_loop(
     on_tick: Callable[[float], None] | None = None,
     min_samples: int = 0,
     max_duration_s: float | None = None,
+    cpu_clock: Callable[[], Mapping[str, float]] | None = None,
 ) -> LoadResult:
     """Run `concurrency` closed-loop clients for `warmup_s` + `duration_s`; measure the latter.
 
@@ -178,15 +189,23 @@ def run_closed_loop(
     end = measure_from + duration_s
     hard_end = measure_from + max(duration_s, max_duration_s or duration_s)
     total = warmup_s + duration_s
+    cpu_at_start: Mapping[str, float] | None = None
     while (now := time.perf_counter()) < hard_end:
+        if cpu_clock is not None and cpu_at_start is None and now >= measure_from:
+            cpu_at_start = cpu_clock()
         if now >= end and sum(w.started for w in workers) >= min_samples:
             break
         if on_tick is not None:
             on_tick(min(1.0, (now - begin) / total))
-        time.sleep(0.02 if now >= end else min(0.1, end - now))
+        # wake at the window's opening, so the CPU clock is read as it opens
+        boundary = measure_from if cpu_clock is not None and cpu_at_start is None else end
+        time.sleep(0.02 if now >= end else min(0.1, max(boundary - now, 0.0)))
     stop.set()
     for thread in threads:
         thread.join()
+    cpu_s: dict[str, float] = {}
+    if cpu_clock is not None and cpu_at_start is not None:
+        cpu_s = spent(cpu_at_start, cpu_clock())
     elapsed = time.perf_counter() - measure_from
     if on_tick is not None:
         on_tick(1.0)
@@ -195,4 +214,4 @@ def run_closed_loop(
     for worker in workers:
         latencies.extend(worker.latencies_s)
         errors.update(worker.errors)
-    return LoadResult(concurrency, elapsed, latencies, dict(errors))
+    return LoadResult(concurrency, elapsed, latencies, dict(errors), cpu_s)

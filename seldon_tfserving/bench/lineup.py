@@ -8,16 +8,29 @@ graphs, the TF graphs.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import dataclasses
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from seldon_tfserving.bench.graphs import graph_components, start_gateway
 from seldon_tfserving.bench.models import BenchModel
+from seldon_tfserving.bench.process_names import (
+    BACKEND_PROCESS,
+    BATCHING_BACKEND_PROCESS,
+    FORWARDER_PROCESS,
+    GATEWAY_PROCESS,
+    ROUTER_PROCESS,
+    reference_process,
+    wrapper_forwarder_process,
+    wrapper_process,
+)
 from seldon_tfserving.bench.stack import WITH_TENSORFLOW_MICROSERVICE, BenchStack
 from seldon_tfserving.bench.suite import (
     BATCHING_PARAMETERS,
+    FLOOR_TARGET,
     REST_TRANSPORT_GROUPS,
+    REST_TRANSPORT_TARGETS,
     GraphEntry,
     batching_targets,
     direct_targets,
@@ -88,7 +101,7 @@ class ReferenceClass:
             parameters=reference_parameters(model, backend),
             threads=threads,
             env={"PYTHONPATH": str(self.directory)},
-            name=f"reference-{model.name}",
+            name=reference_process(model),
             program=WITH_TENSORFLOW_MICROSERVICE,
         )
 
@@ -100,7 +113,7 @@ def _wrapper(
         "seldon_tfserving.TfServingModel",
         parameters=wrapper_parameters(model, backend, "rest" if rest else "grpc"),
         threads=threads,
-        name=f"wrapper-rest-{model.name}" if rest else f"wrapper-{model.name}",
+        name=wrapper_process(model, rest),
     )
 
 
@@ -124,7 +137,7 @@ def start_servers(
     """Start what `groups` call (`quick`: what --quick measures); return once every process
     answers."""
     names = [m.name for m in models]
-    backend = stack.start_backend(model_config, names, wait=False)
+    backend = stack.start_backend(model_config, names, wait=False, name=BACKEND_PROCESS)
     backends = [backend]
     batching_backend = None
     if "batching" in groups:
@@ -134,11 +147,15 @@ def start_servers(
             model_config,
             names,
             wait=False,
-            name="backend-batching",
+            name=BATCHING_BACKEND_PROCESS,
             extra_args=["--enable_batching", f"--batching_parameters_file={parameters}"],
         )
         backends.append(batching_backend)
-    forwarder = stack.start_forwarder(backend.address.grpc_target) if "direct" in groups else None
+    forwarder = (
+        stack.start_forwarder(backend.address.grpc_target, name=FORWARDER_PROCESS)
+        if "direct" in groups
+        else None
+    )
     with_rest_transport = bool(REST_TRANSPORT_GROUPS & set(groups))
     with_gateway = bool(GATEWAY_GROUPS & set(groups))
     with_wrappers = bool(WRAPPER_GROUPS & set(groups))
@@ -169,7 +186,7 @@ def start_servers(
     references = {m.name: next(addresses) for m in models} if reference is not None else {}
     wrapper_forwarders = {
         m.name: stack.start_forwarder(
-            wrappers[m.name].grpc_target, name=f"forwarder-wrapper-{m.name}"
+            wrappers[m.name].grpc_target, name=wrapper_forwarder_process(m)
         )
         for m in models
         if measures_gateway_floor(groups, quick)
@@ -187,34 +204,76 @@ def start_servers(
     )
 
 
+def _calling(found: list[Target], process: str | Callable[[Target], str]) -> list[Target]:
+    """`found`, each target knowing the process it calls (one for all, or one each)."""
+    return [
+        dataclasses.replace(
+            target, process=process if isinstance(process, str) else process(target)
+        )
+        for target in found
+    ]
+
+
 def plan_targets(
     models: Sequence[BenchModel], groups: Collection[str], servers: BenchServers, quick: bool
 ) -> list[tuple[BenchModel, Target]]:
-    """Every (model, target) of the chosen groups, in the report's order."""
-    plan: list[tuple[BenchModel, Target]] = []
-    for model in models:
-        found: list[Target] = []
-        if "direct" in groups:
-            found += direct_targets(model, servers.backend, servers.forwarder)
-        if servers.batching_backend is not None:
-            found += batching_targets(model, servers.batching_backend)
-        if "wrapper" in groups:
-            found += wrapper_targets(
+    """Every (model, target) of the chosen groups, in the report's order, each target knowing
+    the process it calls."""
+    return [
+        (model, target)
+        for model in models
+        for target in _model_targets(model, groups, servers, quick)
+    ]
+
+
+def _model_targets(
+    model: BenchModel, groups: Collection[str], servers: BenchServers, quick: bool
+) -> list[Target]:
+    def wrapper_of(target: Target) -> str:
+        return wrapper_process(model, target.name in REST_TRANSPORT_TARGETS)
+
+    found: list[Target] = []
+    if "direct" in groups:
+        found += _calling(
+            direct_targets(model, servers.backend, servers.forwarder),
+            lambda t: FORWARDER_PROCESS if t.name == FLOOR_TARGET else BACKEND_PROCESS,
+        )
+    if servers.batching_backend is not None:
+        found += _calling(
+            batching_targets(model, servers.batching_backend), BATCHING_BACKEND_PROCESS
+        )
+    if "wrapper" in groups:
+        found += _calling(
+            wrapper_targets(
                 model, servers.wrappers[model.name], servers.rest_transport_wrappers[model.name]
-            )
-        if model.name in servers.references:
-            found += reference_targets(model, servers.references[model.name])
-        if "tf-wrapper" in groups:
-            found += tf_wrapper_targets(
+            ),
+            wrapper_of,
+        )
+    if model.name in servers.references:
+        found += _calling(
+            reference_targets(model, servers.references[model.name]), reference_process(model)
+        )
+    if "tf-wrapper" in groups:
+        found += _calling(
+            tf_wrapper_targets(
                 model, servers.wrappers[model.name], servers.rest_transport_wrappers[model.name]
-            )
-        if "graph" in groups and servers.router is not None:
-            found += router_targets(model, servers.router, with_grpc=not quick)
-        if measures_gateway_floor(groups, quick) and model.name in servers.wrapper_forwarders:
-            found += gateway_floor_targets(model, servers.wrapper_forwarders[model.name])
-        if "graph" in groups:
-            found += graph_targets(model, servers.graphs[model.name], with_grpc=not quick)
-        if "tf-graph" in groups:
-            found += tf_graph_targets(model, servers.graphs[model.name])
-        plan += [(model, target) for target in found]
-    return plan
+            ),
+            wrapper_of,
+        )
+    if "graph" in groups and servers.router is not None:
+        found += _calling(
+            router_targets(model, servers.router, with_grpc=not quick), ROUTER_PROCESS
+        )
+    if measures_gateway_floor(groups, quick) and model.name in servers.wrapper_forwarders:
+        found += _calling(
+            gateway_floor_targets(model, servers.wrapper_forwarders[model.name]),
+            wrapper_forwarder_process(model),
+        )
+    if "graph" in groups:
+        found += _calling(
+            graph_targets(model, servers.graphs[model.name], with_grpc=not quick),
+            GATEWAY_PROCESS,
+        )
+    if "tf-graph" in groups:
+        found += _calling(tf_graph_targets(model, servers.graphs[model.name]), GATEWAY_PROCESS)
+    return found

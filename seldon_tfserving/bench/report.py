@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from seldon_tfserving.bench.harness import LatencyStats, LoadResult
+from seldon_tfserving.bench.process_names import BACKEND_PROCESS
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,21 @@ class Measurement:
     errors: dict[str, int] = field(default_factory=dict)
     #: p50 latency / p50 of TF Serving called directly with the same protocol (None: no baseline)
     ratio_to_direct: float | None = None
+    #: the bench's name for the process the target calls (None: not watched)
+    process: str | None = None
+    #: CPU microseconds per good answer of each watched process: the target's and the backend
+    cpu_us_per_answer: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, target: str, protocol: str, payload: str, result: LoadResult) -> Measurement:
+    def of(
+        cls,
+        target: str,
+        protocol: str,
+        payload: str,
+        result: LoadResult,
+        process: str | None = None,
+    ) -> Measurement:
+        answers = result.stats.count
         return cls(
             target,
             protocol,
@@ -38,7 +51,20 @@ class Measurement:
             result.stats,
             result.requests_per_second,
             dict(result.errors),
+            process=process,
+            cpu_us_per_answer=(
+                {name: seconds / answers * 1e6 for name, seconds in result.cpu_s.items()}
+                if answers
+                else {}
+            ),
         )
+
+    @property
+    def process_cpu_us(self) -> float | None:
+        """CPU microseconds per good answer of the process the target calls (None: unread)."""
+        if self.process is None:
+            return None
+        return self.cpu_us_per_answer.get(self.process)
 
 
 #: The direct call each protocol's targets are compared with.
@@ -124,8 +150,9 @@ def _ms(value: float) -> str:
 def markdown_table(measurements: Sequence[Measurement]) -> str:
     """One row per target, payload and concurrency, in the order they were measured."""
     lines = [
-        "| payload | target | conc. | p50 ms | p90 ms | p99 ms | req/s | x direct | errors |",
-        "|---|---|--:|--:|--:|--:|--:|--:|---|",
+        "| payload | target | conc. | p50 ms | p90 ms | p99 ms | req/s | x direct | errors | "
+        "CPU us an answer: its process (backend) |",
+        "|---|---|--:|--:|--:|--:|--:|--:|---|--:|",
     ]
     for m in measurements:
         ratio = "-" if m.ratio_to_direct is None else f"{m.ratio_to_direct:.2f}"
@@ -133,9 +160,20 @@ def markdown_table(measurements: Sequence[Measurement]) -> str:
         lines.append(
             f"| {m.payload} | {m.target} | {m.concurrency} | {_ms(m.stats.p50_ms)} | "
             f"{_ms(m.stats.p90_ms)} | {_ms(m.stats.p99_ms)} | {m.requests_per_second:.0f} | "
-            f"{ratio} | {errors} |"
+            f"{ratio} | {errors} | {_cpu_cell(m)} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _cpu_cell(m: Measurement) -> str:
+    """The CPU per answer of the process the target calls, and the backend's beside it."""
+    own = m.process_cpu_us
+    backend = m.cpu_us_per_answer.get(BACKEND_PROCESS)
+    if own is None:
+        return "-"
+    if backend is None or m.process == BACKEND_PROCESS:
+        return f"{own:.0f}"
+    return f"{own:.0f} ({backend:.0f})"
 
 
 def measurements_from_json(document: dict[str, Any]) -> list[Measurement]:

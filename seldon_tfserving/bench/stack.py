@@ -14,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 
 from seldon_tfserving.bench.memory import ProcessMemory, process_memory
+from seldon_tfserving.bench.process_names import BACKEND_PROCESS, FORWARDER_PROCESS
 from seldon_tfserving.gateway.endpoints import ServerAddress
 from seldon_tfserving.ports import free_port, port_open
 from seldon_tfserving.runner.child import ChildProcess, stop_together
@@ -76,7 +77,7 @@ class BenchStack:
         model_config: Path,
         models: Sequence[str],
         wait: bool = True,
-        name: str = "backend",
+        name: str = BACKEND_PROCESS,
         extra_args: Sequence[str] = (),
     ) -> LaunchedBackend:
         """`seldon-tfserving serve-models` with the models' config; waits for every model
@@ -96,7 +97,7 @@ class BenchStack:
             backend.wait_ready()
         return backend
 
-    def start_forwarder(self, backend_grpc: str, name: str = "forwarder") -> str:
+    def start_forwarder(self, backend_grpc: str, name: str = FORWARDER_PROCESS) -> str:
         """The bare Python gRPC forwarder (`bench.forwarder`) in front of `backend_grpc` (TF
         Serving, or a component); returns its endpoint once it listens."""
         port = free_port()

@@ -231,6 +231,14 @@ TF_REST_FACE = "wrapper tf rest"
 TF_REST_FACE_REST_TRANSPORT = "wrapper tf rest (transport rest)"
 #: The Seldon-protocol path the TF gRPC face is compared with: the same tensor, the same hop.
 SELDON_TFTENSOR = "wrapper grpc tftensor"
+#: The targets that call the wrapper with `transport: rest` (the others call the default one).
+REST_TRANSPORT_TARGETS = frozenset(
+    {
+        WRAPPER_REST_NDARRAY_REST_TRANSPORT,
+        WRAPPER_REST_JSON_DATA_REST_TRANSPORT,
+        TF_REST_FACE_REST_TRANSPORT,
+    }
+)
 
 
 def tf_wrapper_targets(

@@ -28,11 +28,15 @@ Protocol = Literal["grpc", "rest"]
 
 @dataclass(frozen=True)
 class Target:
-    """One serving path: `open_call()` connects one client and returns its request function."""
+    """One serving path: `open_call()` connects one client and returns its request function.
+
+    `process` is the bench's name for the process it calls, whose CPU per answer is measured
+    (set by the run's plan, which knows what listens where)."""
 
     name: str
     protocol: Protocol
     open_call: Callable[[], Call]
+    process: str | None = None
 
 
 def _grpc_channel(endpoint: str) -> Any:

@@ -76,6 +76,11 @@ def test_bench_measures_the_direct_calls_and_the_hop_floor_and_writes_json_and_a
             assert cell["ratio_to_direct"] == pytest.approx(1.0)
         else:  # a hop more than the direct gRPC call, through the bare Python forwarder
             assert cell["ratio_to_direct"] > 0
+    for (target, _), cell in cells.items():
+        process = "forwarder" if target == FLOOR else "backend"
+        assert cell["process"] == process
+        assert cell["cpu_us_per_answer"][process] > 0, "the CPU of the process it called"
+        assert cell["cpu_us_per_answer"]["backend"] > 0, "and the backend's, behind every path"
     assert "| 1x4 | tfserving grpc | 1 |" in finished.stdout
     assert f"| 1x4 | {FLOOR} | 1 |" in finished.stdout
     assert "[1/12] 1x4 tfserving grpc c=1 (round 1/2)" in finished.stderr, "progress on stderr"
@@ -211,6 +216,10 @@ def test_bench_measures_a_reference_class_beside_the_wrapper_and_compares_them(
     }
     for comparison in against_reference.values():
         assert comparison["throughput_ratio"] > 0 and isinstance(comparison["met"], bool)
+        assert comparison["cpu_ratio"] > 0, "the two components' CPU per answer, divided"
+    for target in (SELDON_TFTENSOR, REFERENCE_GRPC_TFTENSOR):
+        spent = cells[target]["cpu_us_per_answer"]
+        assert spent[cells[target]["process"]] > 0 and spent["backend"] > 0
     assert document["settings"]["reference_class"] == str(source)
     memory = {process["name"] for process in document["memory"]}
     assert "reference-dense4" in memory, "its process is measured like ours"

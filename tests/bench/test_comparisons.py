@@ -164,7 +164,7 @@ def test_a_side_without_answers_has_no_ratio_and_fails_its_goal() -> None:
     row = comparison_table([comparison]).strip().splitlines()[2]
     assert row == (
         f"| tf rest face (transport rest) / tfserving rest | {CONV} | 1 | failed | failed "
-        "| p50 <= 1.20, req/s >= 0.83 | no |"
+        "| p50 <= 1.20, req/s >= 0.83 | no | - |"
     )
 
 
@@ -194,11 +194,15 @@ def test_the_table_and_the_json_say_the_ratios_the_goal_and_the_verdict() -> Non
         ]
     )
     rows = comparison_table(found).strip().splitlines()
-    assert rows[0] == "| comparison | payload | conc. | p50 ratio | req/s ratio | goal | met |"
-    assert rows[2] == "| tf grpc face / seldon grpc tftensor | 1x4 | 1 | 1.10 | 0.95 | - | - |"
+    assert rows[0] == (
+        "| comparison | payload | conc. | p50 ratio | req/s ratio | goal | met | CPU ratio |"
+    )
+    assert rows[2] == (
+        "| tf grpc face / seldon grpc tftensor | 1x4 | 1 | 1.10 | 0.95 | - | - | - |"
+    )
     assert rows[3] == (
         f"| tf rest face (transport rest) / tfserving rest | {CONV} | 1 | 1.10 | 0.95 "
-        "| p50 <= 1.20, req/s >= 0.83 | yes |"
+        "| p50 <= 1.20, req/s >= 0.83 | yes | - |"
     )
     document = json.loads(json.dumps([c.as_json() for c in found], allow_nan=False))
     assert document[1] == {
@@ -212,7 +216,35 @@ def test_the_table_and_the_json_say_the_ratios_the_goal_and_the_verdict() -> Non
         "max_latency_ratio": 1.2,
         "min_throughput_ratio": pytest.approx(1 / 1.2),
         "met": True,
+        "cpu_ratio": None,
     }
+
+
+def test_the_cpu_ratio_divides_the_cpu_per_answer_of_the_processes_each_side_calls() -> None:
+    ours = Measurement(
+        SELDON_TFTENSOR,
+        "grpc",
+        "1x4",
+        8,
+        LatencyStats(100, 2.0, 3.0, 4.0, 2.0),
+        400.0,
+        process="wrapper-dense4",
+        cpu_us_per_answer={"wrapper-dense4": 720.0, "backend": 800.0},
+    )
+    theirs = Measurement(
+        REFERENCE_GRPC_TFTENSOR,
+        "grpc",
+        "1x4",
+        8,
+        LatencyStats(100, 2.0, 3.0, 4.0, 2.0),
+        400.0,
+        process="reference-dense4",
+        cpu_us_per_answer={"reference-dense4": 800.0, "backend": 810.0},
+    )
+    [comparison] = compare([ours, theirs])
+    assert comparison.cpu_ratio == pytest.approx(0.9), "the backend's CPU is not in the ratio"
+    assert comparison.as_json()["cpu_ratio"] == pytest.approx(0.9)
+    assert comparison_table([comparison]).strip().splitlines()[2].endswith("| yes | 0.90 |")
 
 
 def test_every_comparison_names_targets_the_bench_has() -> None:

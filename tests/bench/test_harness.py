@@ -90,6 +90,26 @@ def test_warm_up_calls_are_not_recorded() -> None:
     assert result.stats.count > target.calls * 0.3
 
 
+def test_the_cpu_clock_is_read_as_the_window_opens_and_once_the_last_call_is_back() -> None:
+    def wall_clock() -> dict[str, float]:
+        # a "process" whose CPU seconds are the wall clock's: its spend is the window's length
+        return {"wall": time.perf_counter()}
+
+    target = SleepingTarget(0.01)
+    result = run_closed_loop(
+        target.open_call, concurrency=2, duration_s=0.3, warmup_s=0.3, cpu_clock=wall_clock
+    )
+    assert set(result.cpu_s) == {"wall"}
+    assert result.cpu_s["wall"] == pytest.approx(result.elapsed_s, abs=0.03), (
+        "the warm-up's 0.3 s are not in the window's spend"
+    )
+
+
+def test_without_a_cpu_clock_nothing_is_read() -> None:
+    result = run_closed_loop(SleepingTarget(0.005).open_call, concurrency=1, duration_s=0.05)
+    assert result.cpu_s == {}
+
+
 def test_failures_are_counted_by_kind_and_kept_out_of_latencies() -> None:
     outcomes = itertools.cycle([None, "http 503", None, "timeout"])
     lock = threading.Lock()
@@ -172,6 +192,12 @@ def test_slices_of_one_measurement_pool_their_samples_errors_and_time() -> None:
     assert pooled.errors == {"http 503": 3, "grpc UNAVAILABLE": 1}
     assert pooled.requests_per_second == pytest.approx(1.0)
     assert pooled.stats.p50_ms == pytest.approx(20.0)
+
+
+def test_slices_add_their_cpu_for_the_processes_every_slice_read() -> None:
+    first = LoadResult(4, 1.0, [0.010], {}, {"wrapper": 0.25, "backend": 0.5})
+    second = LoadResult(4, 1.0, [0.020], {}, {"wrapper": 0.5})
+    assert LoadResult.merged([first, second]).cpu_s == {"wrapper": pytest.approx(0.75)}
 
 
 def test_only_slices_of_one_concurrency_pool() -> None:

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from seldon_tfserving.bench.chart import write_chart
-from seldon_tfserving.bench.harness import LatencyStats
+from seldon_tfserving.bench.harness import LatencyStats, LoadResult
 from seldon_tfserving.bench.report import (
     Measurement,
     machine_description,
@@ -53,8 +53,27 @@ def test_the_table_has_one_row_per_measurement_with_errors_by_kind() -> None:
     table = markdown_table(with_ratios([measured("tfserving rest", "rest", 2.0), failing]))
     rows = table.strip().splitlines()
     assert rows[0].startswith("| payload | target | conc. | p50 ms")
-    assert rows[2] == "| 1x4 | tfserving rest | 1 | 2.00 | 3.00 | 4.00 | 500 | 1.00 | 0 |"
-    assert rows[3] == "| 1x784 | graph ab rest | 8 | - | - | - | 0 | - | http 503: 12 |"
+    assert rows[2] == "| 1x4 | tfserving rest | 1 | 2.00 | 3.00 | 4.00 | 500 | 1.00 | 0 | - |"
+    assert rows[3] == "| 1x784 | graph ab rest | 8 | - | - | - | 0 | - | http 503: 12 | - |"
+
+
+def test_cpu_per_answer_is_each_watched_processs_cpu_over_the_good_answers() -> None:
+    spent = {"wrapper-dense4": 0.3, "backend": 0.36}
+    result = LoadResult(8, 2.0, [0.01] * 400, {"grpc UNAVAILABLE": 5}, spent)
+    measurement = Measurement.of("wrapper grpc tftensor", "grpc", "1x4", result, "wrapper-dense4")
+    assert measurement.cpu_us_per_answer == pytest.approx(
+        {"wrapper-dense4": 750.0, "backend": 900.0}
+    )
+    assert measurement.process_cpu_us == pytest.approx(750.0)
+    row = markdown_table([measurement]).strip().splitlines()[2]
+    assert row.endswith("| grpc UNAVAILABLE: 5 | 750 (900) |")
+
+
+def test_a_measurement_without_answers_or_without_a_process_has_no_cpu_per_answer() -> None:
+    silent = Measurement.of("t", "grpc", "1x4", LoadResult(1, 1.0, [], {}, {"backend": 0.1}))
+    assert silent.cpu_us_per_answer == {} and silent.process_cpu_us is None
+    unwatched = Measurement.of("t", "grpc", "1x4", LoadResult(1, 1.0, [0.001], {}, {}))
+    assert unwatched.process_cpu_us is None
 
 
 def test_json_has_the_machine_the_command_and_no_nan(tmp_path: Path) -> None:

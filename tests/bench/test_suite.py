@@ -4,6 +4,7 @@ stand in for the serving path here; the real path is run by test_command.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Iterator
@@ -30,10 +31,13 @@ from seldon_tfserving.bench.lineup import ReferenceClass, measures_gateway_floor
 from seldon_tfserving.bench.models import BENCH_MODELS, INPUT_NAME, OUTPUT_NAME, SIGNATURE_NAME
 from seldon_tfserving.bench.stack import WITH_TENSORFLOW_MICROSERVICE
 from seldon_tfserving.bench.suite import (
+    BATCHING_TARGET,
+    FLOOR_TARGET,
     GATEWAY_FLOOR_TARGET,
     REFERENCE_GRPC_NDARRAY,
     REFERENCE_GRPC_TFTENSOR,
     REFERENCE_REST_NDARRAY,
+    TARGET_GROUPS,
     TF_GRPC_FACE,
     TF_REST_FACE,
     TF_REST_FACE_REST_TRANSPORT,
@@ -328,6 +332,29 @@ def test_the_graph_group_measures_the_floor_under_the_gateways_grpc_hop_unless_q
     ]
     quick = [t.name for _, t in plan_targets(models, {"graph"}, servers, quick=True)]
     assert GATEWAY_FLOOR_TARGET not in quick, "--quick: no gRPC through the gateway either"
+
+
+def test_every_planned_target_names_the_process_it_calls_whose_cpu_is_read() -> None:
+    (dense,) = BENCH_MODELS[:1]
+    servers = dataclasses.replace(
+        servers_at_one_address([dense], with_router=True, with_reference=True),
+        batching_backend=ServerAddress(LOOPBACK, 1, 2),
+    )
+    calls = {
+        target.name: target.process
+        for _, target in plan_targets([dense], TARGET_GROUPS, servers, quick=False)
+    }
+    assert None not in calls.values()
+    assert calls["tfserving grpc"] == calls["tfserving rest"] == "backend"
+    assert calls[FLOOR_TARGET] == "forwarder"
+    assert calls[BATCHING_TARGET] == "backend-batching"
+    assert calls[WRAPPER_REST_NDARRAY] == calls[TF_GRPC_FACE] == "wrapper-dense4"
+    assert calls[WRAPPER_REST_NDARRAY_REST_TRANSPORT] == "wrapper-rest-dense4"
+    assert calls[TF_REST_FACE_REST_TRANSPORT] == "wrapper-rest-dense4"
+    assert calls[REFERENCE_GRPC_TFTENSOR] == "reference-dense4"
+    assert calls["router grpc tftensor"] == "router"
+    assert calls[GATEWAY_FLOOR_TARGET] == "forwarder-wrapper-dense4"
+    assert calls["graph ab rest"] == calls["graph tf single grpc"] == "gateway"
 
 
 def test_the_wrappers_forwarders_are_started_only_where_the_floor_is_measured() -> None:

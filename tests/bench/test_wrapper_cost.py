@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -77,4 +78,22 @@ def test_a_side_without_answers_fails_the_goal_and_says_so() -> None:
     )
     assert cost.mean_us is None and cost.met is False
     table = cost_table([cost])
-    assert f"| {SELDON_NDARRAY} | 1x4 | 1 | failed | failed | missed |" in table
+    assert f"| {SELDON_NDARRAY} | 1x4 | 1 | failed | failed | missed | - |" in table
+
+
+def test_the_cpu_per_answer_of_the_wrapper_stands_beside_the_forwarders() -> None:
+    floor = dataclasses.replace(
+        cell(FLOOR_TARGET, 2.0, 2.0, concurrency=8),
+        process="forwarder",
+        cpu_us_per_answer={"forwarder": 700.0, "backend": 800.0},
+    )
+    ours = dataclasses.replace(
+        cell(SELDON_NDARRAY, 2.5, 2.4, concurrency=8),
+        process="wrapper-dense4",
+        cpu_us_per_answer={"wrapper-dense4": 760.0, "backend": 790.0},
+    )
+    (cost,) = wrapper_costs([floor, ours])
+    assert (cost.cpu_us, cost.floor_cpu_us) == (760.0, 700.0)
+    assert cost.cpu_over_us == pytest.approx(60.0)
+    assert cost.as_json()["cpu_over_us"] == pytest.approx(60.0)
+    assert cost_table([cost]).strip().splitlines()[2].endswith("| missed | 760 (700) |")
