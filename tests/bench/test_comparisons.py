@@ -3,6 +3,7 @@ only where it is stated, a failed side failing, and the ratios in markdown, JSON
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -221,26 +222,15 @@ def test_the_table_and_the_json_say_the_ratios_the_goal_and_the_verdict() -> Non
 
 
 def test_the_cpu_ratio_divides_the_cpu_per_answer_of_the_processes_each_side_calls() -> None:
-    ours = Measurement(
-        SELDON_TFTENSOR,
-        "grpc",
-        "1x4",
-        8,
-        LatencyStats(100, 2.0, 3.0, 4.0, 2.0),
-        400.0,
-        process="wrapper-dense4",
-        cpu_us_per_answer={"wrapper-dense4": 720.0, "backend": 800.0},
-    )
-    theirs = Measurement(
-        REFERENCE_GRPC_TFTENSOR,
-        "grpc",
-        "1x4",
-        8,
-        LatencyStats(100, 2.0, 3.0, 4.0, 2.0),
-        400.0,
-        process="reference-dense4",
-        cpu_us_per_answer={"reference-dense4": 800.0, "backend": 810.0},
-    )
+    def spending(target: str, process: str, us: float, backend_us: float) -> Measurement:
+        return dataclasses.replace(
+            measured(target, 2.0, 400.0, c=8),
+            process=process,
+            cpu_us_per_answer={process: us, "backend": backend_us},
+        )
+
+    ours = spending(SELDON_TFTENSOR, "wrapper-dense4", 720.0, 800.0)
+    theirs = spending(REFERENCE_GRPC_TFTENSOR, "reference-dense4", 800.0, 810.0)
     [comparison] = compare([ours, theirs])
     assert comparison.cpu_ratio == pytest.approx(0.9), "the backend's CPU is not in the ratio"
     assert comparison.as_json()["cpu_ratio"] == pytest.approx(0.9)

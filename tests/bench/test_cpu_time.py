@@ -4,36 +4,27 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from seldon_tfserving.bench.cpu_time import CpuClock, own_cpu_seconds, spent, tree_cpu_seconds
-from seldon_tfserving.bench.memory import children_of
+from tests.bench.process_trees import parent_with_child
 
-#: A parent that idles while its child burns about half a second of CPU, then both wait.
+#: A child that burns about half a second of CPU, says so, and waits to be measured.
 BURNER = (
-    "import subprocess, sys, time\n"
-    "child = subprocess.Popen([sys.executable, '-c', "
-    "'import time\\nend = time.process_time() + 0.5\\nwhile time.process_time() < end: pass\\n"
-    "print(1, flush=True); time.sleep(60)'], stdout=sys.stdout)\n"
-    "time.sleep(60)\n"
+    "import time\n"
+    "end = time.process_time() + 0.5\n"
+    "while time.process_time() < end: pass\n"
+    "print(1, flush=True); time.sleep(60)\n"
 )
 
 
 @pytest.fixture
 def parent_with_busy_child() -> Iterator[subprocess.Popen[str]]:
-    parent = subprocess.Popen([sys.executable, "-c", BURNER], stdout=subprocess.PIPE, text=True)
-    try:
-        assert parent.stdout is not None and parent.stdout.readline().strip() == "1"
+    with parent_with_child(BURNER) as parent:
         yield parent
-    finally:
-        for kid in children_of(parent.pid):
-            subprocess.run(["kill", str(kid)], check=False)
-        parent.kill()
-        parent.wait()
 
 
 def test_a_process_tree_counts_the_cpu_its_children_spent(

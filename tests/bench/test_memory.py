@@ -16,28 +16,16 @@ from seldon_tfserving.bench.memory import (
     process_memory,
     resident_kib,
 )
+from tests.bench.process_trees import parent_with_child
 
-#: A parent that starts a child holding 64 MiB, then both wait to be measured.
-HOLDER = (
-    "import subprocess, sys, time\n"
-    "child = subprocess.Popen([sys.executable, '-c', "
-    "'import time; block = bytearray(64 * 2**20); print(1, flush=True); time.sleep(60)'], "
-    "stdout=sys.stdout)\n"
-    "time.sleep(60)\n"
-)
+#: A child holding 64 MiB, which says so and waits to be measured.
+HOLDER = "import time; block = bytearray(64 * 2**20); print(1, flush=True); time.sleep(60)"
 
 
-@pytest.fixture
-def parent_with_child() -> Iterator[subprocess.Popen[str]]:
-    parent = subprocess.Popen([sys.executable, "-c", HOLDER], stdout=subprocess.PIPE, text=True)
-    try:
-        assert parent.stdout is not None and parent.stdout.readline().strip() == "1"
+@pytest.fixture(name="parent_with_child")
+def holding_parent() -> Iterator[subprocess.Popen[str]]:
+    with parent_with_child(HOLDER) as parent:
         yield parent
-    finally:
-        for kid in children_of(parent.pid):
-            subprocess.run(["kill", str(kid)], check=False)
-        parent.kill()
-        parent.wait()
 
 
 def test_a_process_and_its_child_are_measured_apart(
