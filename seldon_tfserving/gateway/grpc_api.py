@@ -17,6 +17,7 @@ from google.protobuf.message import Message
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
 from seldon_tfserving.errors import InternalError, PayloadTooLarge, ServingError
+from seldon_tfserving.gateway import answer_headers
 from seldon_tfserving.gateway.context import SKIP_LOGGING_HEADER, RequestContext, skips_logging
 from seldon_tfserving.gateway.dataplane import DataPlane, DeploymentService
 from seldon_tfserving.gateway.payload import Payload
@@ -115,7 +116,7 @@ class SeldonServicer(prediction_pb2_grpc.SeldonServicer):  # type: ignore[misc]
             if isinstance(value, str):
                 metadata[key] = value
         puid = metadata.get("seldon-puid") or str(uuid.uuid4())
-        context.send_initial_metadata((("seldon-puid", puid),))
+        answer_headers.send_with_answer(context, (("seldon-puid", puid),))
         headers = {
             key: value
             for key, value in metadata.items()
@@ -175,6 +176,7 @@ def create_grpc_server(
     deployment speaks `protocol: tensorflow`), bound, not started; returns the port."""
     from concurrent.futures import ThreadPoolExecutor
 
+    answer_headers.install()
     server = grpc.server(
         ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gateway-grpc"),
         options=[

@@ -24,6 +24,7 @@ from tensorflow_serving.apis import (
 )
 
 from seldon_tfserving.errors import ServingError, Unimplemented
+from seldon_tfserving.gateway.answer_headers import send_with_answer
 from seldon_tfserving.gateway.context import SKIP_LOGGING_HEADER, RequestContext, skips_logging
 from seldon_tfserving.gateway.dataplane import DeploymentService
 from seldon_tfserving.gateway.tf_dataplane import TfDataPlane
@@ -61,7 +62,7 @@ class _TfFace:
             if isinstance(value, str):
                 metadata[key] = value
         puid = metadata.get("seldon-puid") or str(uuid.uuid4())
-        context.send_initial_metadata((("seldon-puid", puid),))
+        send_with_answer(context, (("seldon-puid", puid),))
         ctx = RequestContext(
             puid=puid,
             transport="grpc",
