@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.process_kill import kill_with_its_tree
 from tests.servers import PROJECT_ROOT, free_port
 from tests.waiting import eventually
 
@@ -153,8 +154,7 @@ def _stop(process: subprocess.Popen[bytes], output: Path) -> None:
     try:
         process.wait(timeout=30)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
+        kill_with_its_tree(process)
 
 
 def test_the_up_block_builds_its_models_folder_and_serves_the_graph(gateway: Gateway) -> None:

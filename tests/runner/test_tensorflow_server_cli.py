@@ -4,7 +4,6 @@ through Seldon's client; without the mapping, a plan error that names the URI an
 
 from __future__ import annotations
 
-import os
 import signal
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from seldon_core.seldon_client import SeldonClient
 from seldon_core.utils import get_data_from_proto
 
+from tests.process_kill import kill_with_its_tree
 from tests.runner.tensorflow_server_models import build_mnist_model, mnist_scores
 from tests.runner.test_up_command import children_of, up, wait_until_printed
 from tests.servers import PROJECT_ROOT, free_port
@@ -95,9 +95,7 @@ def test_up_serves_seldons_mnist_example_from_the_mapped_folder(tmp_path: Path) 
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
+        kill_with_its_tree(process)
 
 
 def test_a_model_uri_without_a_mapping_is_refused_before_anything_starts(tmp_path: Path) -> None:

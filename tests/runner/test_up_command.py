@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.process_kill import kill_with_its_tree
 from tests.servers import PROJECT_ROOT, TFSERVING_TESTDATA, VENV_BIN, free_port
 from tests.waiting import eventually
 
@@ -122,9 +122,7 @@ def test_up_serves_a_graph_and_sigterm_stops_everything(tmp_path: Path) -> None:
             awaited="TF Serving and the microservice gone after up stopped",
         )
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
+        kill_with_its_tree(process)
 
 
 def test_a_volume_without_a_folder_is_refused_before_anything_starts(tmp_path: Path) -> None:

@@ -20,7 +20,6 @@ wildcard address, all on 127.0.0.1 (the default `--host`).
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -40,6 +39,7 @@ from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 from seldon_tfserving.gateway.settings import GatewaySettings
 from seldon_tfserving.runner.child import STOP_GRACE_S
 from seldon_tfserving.runner.process_tree import TreeMember, alive, process_tree
+from tests.process_kill import kill_with_its_tree
 from tests.runner.process_sockets import Listener, listeners
 from tests.runner.test_up_command import SINGLE_CPU, wait_until_printed
 from tests.servers import TFSERVING_TESTDATA, VENV_BIN, free_port
@@ -210,9 +210,7 @@ def stopped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stopped]:
     try:
         yield run_and_stop(process, output, http_port, grpc_port, pid_file)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
+        kill_with_its_tree(process)
 
 
 def run_and_stop(

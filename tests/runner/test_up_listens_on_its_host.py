@@ -9,7 +9,6 @@ it (the gateway; the component's gunicorn, gRPC and metrics processes; TF Servin
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -22,6 +21,7 @@ import pytest
 from seldon_core.seldon_client import SeldonClient
 from seldon_core.utils import get_data_from_proto
 
+from tests.process_kill import kill_with_its_tree
 from tests.runner.process_sockets import Listener, descendants, listeners
 from tests.runner.test_up_command import SINGLE_CPU, up, wait_until_printed
 from tests.servers import TFSERVING_TESTDATA, free_port
@@ -62,9 +62,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         try:
             assert process.wait(timeout=60) == 0
         finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=30)
+            kill_with_its_tree(process)
 
 
 def every_listener(running: Running) -> list[Listener]:

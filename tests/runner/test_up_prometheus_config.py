@@ -3,7 +3,6 @@ file is written, every target in it answers at its path, and promtool accepts it
 
 from __future__ import annotations
 
-import os
 import signal
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.dashboards.prometheus_server import promtool
+from tests.process_kill import kill_with_its_tree
 from tests.runner.test_up_command import up, wait_until_printed
 from tests.servers import PROJECT_ROOT, TFSERVING_TESTDATA, free_port
 
@@ -84,6 +84,4 @@ def test_up_writes_a_config_whose_every_target_answers(tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
+        kill_with_its_tree(process)

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.process_kill import kill_with_its_tree
 from tests.runner.test_up_command import up
 from tests.waiting import eventually
 
@@ -113,8 +114,7 @@ def test_allowed_by_name_the_same_manifest_runs_its_code_as_the_user(tmp_path: P
             try:
                 process.wait(timeout=60)
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=30)
+                kill_with_its_tree(process)
 
 
 def test_a_container_env_that_chooses_code_is_refused_naming_the_flag(tmp_path: Path) -> None:
