@@ -7,7 +7,6 @@ SeldonClient sends; so does this face. The puid comes back as `seldon-puid` init
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -18,8 +17,9 @@ from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 
 from seldon_tfserving.errors import InternalError, PayloadTooLarge, ServingError
 from seldon_tfserving.gateway import answer_headers
-from seldon_tfserving.gateway.context import SKIP_LOGGING_HEADER, RequestContext, skips_logging
+from seldon_tfserving.gateway.context import RequestContext
 from seldon_tfserving.gateway.dataplane import DataPlane, DeploymentService
+from seldon_tfserving.gateway.grpc_call import open_grpc_call
 from seldon_tfserving.gateway.payload import Payload
 from seldon_tfserving.gateway.tf_dataplane import TfDataPlane
 from seldon_tfserving.gateway.tf_grpc_api import add_tf_servicers
@@ -32,8 +32,6 @@ PREDICT_METHOD = "/seldon.protos.Seldon/Predict"
 FEEDBACK_METHOD = "/seldon.protos.Seldon/SendFeedback"
 METADATA_METHOD = "/seldon.protos.Seldon/ModelMetadata"
 GRAPH_METADATA_METHOD = "/seldon.protos.Seldon/GraphMetadata"
-#: Metadata of this hop (HTTP/2 and gRPC's own) that is not passed on to components.
-_NOT_FORWARDED = frozenset({"user-agent", "content-type", "te", "seldon-puid"})
 
 
 class SeldonServicer(prediction_pb2_grpc.SeldonServicer):  # type: ignore[misc]
@@ -111,25 +109,10 @@ class SeldonServicer(prediction_pb2_grpc.SeldonServicer):  # type: ignore[misc]
         label: str,
         operation: Callable[[DeploymentService, Payload, RequestContext, str], Payload],
     ) -> Payload:
-        metadata: dict[str, str] = {}
-        for key, value in context.invocation_metadata() or ():
-            if isinstance(value, str):
-                metadata[key] = value
-        puid = metadata.get("seldon-puid") or str(uuid.uuid4())
-        answer_headers.send_with_answer(context, (("seldon-puid", puid),))
-        headers = {
-            key: value
-            for key, value in metadata.items()
-            if key not in _NOT_FORWARDED and not key.startswith((":", "grpc-"))
-        }
-        ctx = RequestContext(
-            puid=puid,
-            transport="grpc",
-            headers=headers,
-            skip_logging=skips_logging(metadata.get(SKIP_LOGGING_HEADER.lower())),
-        )
+        call = open_grpc_call(context)
+        ctx = call.request
         try:
-            service = self._dataplane.find(metadata.get("seldon"), metadata.get("namespace"))
+            service = self._dataplane.find(call.deployment, call.namespace)
             check_meta(request, self._max_meta)
             payload = Payload.from_proto(kind, request)  # type: ignore[arg-type]
             return operation(service, payload, ctx, label)

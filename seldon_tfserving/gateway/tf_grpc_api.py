@@ -12,7 +12,6 @@ routing taken as `seldon-routing` trailing metadata (JSON).
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -24,16 +23,15 @@ from tensorflow_serving.apis import (
 )
 
 from seldon_tfserving.errors import ServingError, Unimplemented
-from seldon_tfserving.gateway.answer_headers import send_with_answer
-from seldon_tfserving.gateway.context import SKIP_LOGGING_HEADER, RequestContext, skips_logging
+from seldon_tfserving.gateway.context import RequestContext
 from seldon_tfserving.gateway.dataplane import DeploymentService
+from seldon_tfserving.gateway.grpc_call import open_grpc_call
 from seldon_tfserving.gateway.tf_dataplane import TfDataPlane
 from seldon_tfserving.gateway.tf_payload import TfPayload, TfTarget, TfVerb
 
 ROUTING_METADATA = "seldon-routing"
 PREDICTION_SERVICE = "/tensorflow.serving.PredictionService/"
 MODEL_SERVICE = "/tensorflow.serving.ModelService/"
-_NOT_FORWARDED = frozenset({"user-agent", "content-type", "te", "seldon-puid"})
 
 _Operation = Callable[[DeploymentService, RequestContext], TfPayload]
 
@@ -57,25 +55,10 @@ class _TfFace:
         self._dataplane = dataplane
 
     def serve(self, context: grpc.ServicerContext, target: TfTarget, operation: _Operation) -> Any:
-        metadata: dict[str, str] = {}
-        for key, value in context.invocation_metadata() or ():
-            if isinstance(value, str):
-                metadata[key] = value
-        puid = metadata.get("seldon-puid") or str(uuid.uuid4())
-        send_with_answer(context, (("seldon-puid", puid),))
-        ctx = RequestContext(
-            puid=puid,
-            transport="grpc",
-            headers={
-                key: value
-                for key, value in metadata.items()
-                if key not in _NOT_FORWARDED and not key.startswith((":", "grpc-"))
-            },
-            skip_logging=skips_logging(metadata.get(SKIP_LOGGING_HEADER.lower())),
-            tf_target=target,
-        )
+        call = open_grpc_call(context, target)
+        ctx = call.request
         try:
-            service = self._dataplane.find(metadata.get("seldon"), metadata.get("namespace"))
+            service = self._dataplane.find(call.deployment, call.namespace)
             answer = operation(service, ctx)
         except ServingError as error:
             context.set_trailing_metadata(((ROUTING_METADATA, _routing(ctx)),))
