@@ -38,11 +38,18 @@ def _server_module() -> Any:
 
 
 def deferred_supported() -> bool:
-    """Whether this grpcio's server has the shape `install()` relies on."""
+    """Whether this grpcio's server has the shape `install()` and `send_with_answer` rely on:
+    the function that reads an answer's initial metadata, and per-call state holding a
+    condition and whether initial metadata may still be sent."""
     server = _server_module()
-    return callable(getattr(server, "_get_initial_metadata", None)) and hasattr(
-        getattr(server, "_Context", None), "send_initial_metadata"
-    )
+    state_type = getattr(server, "_RPCState", None)
+    if not callable(getattr(server, "_get_initial_metadata", None)) or state_type is None:
+        return False
+    try:
+        state = state_type()
+    except TypeError:
+        return False
+    return hasattr(state, "condition") and hasattr(state, "initial_metadata_allowed")
 
 
 def install() -> bool:
@@ -54,8 +61,8 @@ def install() -> bool:
             return True
         if not deferred_supported():
             logger.warning(
-                "grpcio %s has no _get_initial_metadata: gRPC answers' initial metadata is "
-                "sent in a write of its own",
+                "grpcio %s cannot hold initial metadata for the answer: gRPC answers' "
+                "initial metadata is sent in a write of its own",
                 grpc.__version__,
             )
             return False

@@ -21,12 +21,7 @@ from typing import Any
 
 import urllib3
 from tensorflow.core.framework.tensor_pb2 import TensorProto
-from urllib3.exceptions import (
-    HTTPError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
-)
+from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from seldon_tfserving.codec import fast_json, tfserving_paths
@@ -120,7 +115,7 @@ class TfServingRestClient(client.TfServingClient):
                 )
             except NewConnectionError as exc:  # before the timeouts: urllib3 files it under them
                 problem = f"cannot connect: {exc}"
-            except (ReadTimeoutError, Urllib3Timeout):  # connect or read
+            except Urllib3Timeout:  # connect or read (ReadTimeoutError is one)
                 raise self.deadline_exceeded(what, budget) from None
             except ProtocolError as exc:
                 problem = f"the connection was lost in the middle of the answer: {exc}"
