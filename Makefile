@@ -58,7 +58,8 @@ APACHE_BODY_LIMIT_TESTS := test_a_huge_content_length_is_a_413_before_any_body \
 	test_a_chunked_body_is_counted_as_it_streams test_a_body_within_the_limit_is_served
 #: not the whole suite (CI's budget): what the issue asks of the wrapper under 1.17.1 (every
 #: payload kind over REST and gRPC, errors and their statuses, metadata, health, metrics, the
-#: TF faces), a router learning from feedback, the combiners, and the image contract.
+#: TF faces), a router learning from feedback, the combiners, the image contract, and that its
+#: grpcio knows the gRPC experiments our processes turn off (grpc_runtime.py).
 APACHE_TESTS := tests/microservice \
 	tests/model/test_model_payloads.py tests/model/test_model_errors.py \
 	tests/model/test_model_refusals.py tests/model/test_model_versions.py \
@@ -66,7 +67,7 @@ APACHE_TESTS := tests/microservice \
 	tests/components/test_router_service.py tests/components/test_combiner_service.py \
 	tests/reliability/components/test_graceful_stop.py \
 	$(addprefix tests/reliability/components/test_framing.py::,$(APACHE_BODY_LIMIT_TESTS)) \
-	tests/deploy/test_image_contract.py
+	tests/deploy/test_image_contract.py tests/test_grpc_runtime.py
 
 $(APACHE_STAMP): pyproject.toml constraints/apache-2.0.txt
 	test -x $(APACHE_BIN)/python || $(PYTHON_APACHE) -m venv $(APACHE_VENV)

@@ -11,6 +11,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from seldon_tfserving.grpc_runtime import use_iomgr_io
+
 #: sub-command -> (module that implements it, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve-models": (
@@ -66,6 +68,7 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    use_iomgr_io()  # before any sub-command imports grpc
     args_list = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(args_list).parse_args(args_list)
     return int(args._run(args))

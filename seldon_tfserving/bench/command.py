@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shlex
 import sys
 import tempfile
@@ -43,6 +44,7 @@ from seldon_tfserving.bench.stack import WITH_TENSORFLOW_MICROSERVICE, BenchStac
 from seldon_tfserving.bench.suite import BATCHING_PARAMETERS, TARGET_GROUPS
 from seldon_tfserving.bench.targets import Target
 from seldon_tfserving.bench.wrapper_cost import cost_table, wrapper_costs
+from seldon_tfserving.grpc_runtime import EXPERIMENTS_VARIABLE
 from seldon_tfserving.runner.errors import StartupError
 from seldon_tfserving.runner.launch import MICROSERVICE
 
@@ -162,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
         "batching_parameters": BATCHING_PARAMETERS if "batching" in args.targets else None,
         "component_command": list(_microservice(args)),
         "reference_class": str(args.reference_class) if reference is not None else None,
+        "grpc_experiments": os.environ.get(EXPERIMENTS_VARIABLE, ""),
     }
     with tempfile.TemporaryDirectory(prefix="seldon-tfserving-bench-") as workdir:
         try:

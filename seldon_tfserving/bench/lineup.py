@@ -46,6 +46,7 @@ from seldon_tfserving.bench.suite import (
 )
 from seldon_tfserving.bench.targets import Target
 from seldon_tfserving.gateway.endpoints import ServerAddress
+from seldon_tfserving.grpc_runtime import EXPERIMENTS_VARIABLE, experiments_as_shipped
 from seldon_tfserving.runner.launch import MicroserviceSpec
 
 #: The groups served through the gateway.
@@ -100,7 +101,8 @@ class ReferenceClass:
             self.module,
             parameters=reference_parameters(model, backend),
             threads=threads,
-            env={"PYTHONPATH": str(self.directory)},
+            # gRPC as Seldon ships it: our processes' I/O choice (grpc_runtime.py) is not its
+            env={"PYTHONPATH": str(self.directory), EXPERIMENTS_VARIABLE: experiments_as_shipped()},
             name=reference_process(model),
             program=WITH_TENSORFLOW_MICROSERVICE,
         )

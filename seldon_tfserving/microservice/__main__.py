@@ -24,6 +24,9 @@ def serves_our_class(arguments: Sequence[str]) -> bool:
 
 
 def main() -> None:
+    from seldon_tfserving.grpc_runtime import use_iomgr_io
+
+    use_iomgr_io()  # before seldon-core imports grpc
     if serves_our_class(sys.argv[1:]):
         from seldon_tfserving.tensorflow_protos_only import load_tensorflow_protos_only
 

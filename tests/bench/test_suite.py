@@ -55,6 +55,7 @@ from seldon_tfserving.codec.tensor_proto import ndarray_to_tensor_proto, tensor_
 from seldon_tfserving.deploy.model import parse_deployment
 from seldon_tfserving.gateway.endpoints import ServerAddress, endpoint_key
 from seldon_tfserving.gateway.protocols import TENSORFLOW_PROTOCOL, deployment_protocol
+from seldon_tfserving.grpc_runtime import EXPERIMENTS_VARIABLE, experiments_as_shipped
 from seldon_tfserving.runner.launch import LOOPBACK
 from seldon_tfserving.settings import TfServingSettings
 from seldon_tfserving.transport import TRANSPORTS
@@ -401,6 +402,7 @@ def test_a_reference_class_is_a_file_named_as_its_class_run_by_seldons_entrypoin
     assert (spec.interface, spec.threads) == ("TfServingProxy", 8)
     assert spec.env["PYTHONPATH"] == str(tmp_path)
     assert spec.program == WITH_TENSORFLOW_MICROSERVICE, "as Seldon runs it"
+    assert spec.env[EXPERIMENTS_VARIABLE] == experiments_as_shipped(), "gRPC as Seldon ships it"
     for wrong, why in [
         (tmp_path / "missing.py", "no such file"),
         (tmp_path / "tf-serving-proxy.py", "NAME.py"),

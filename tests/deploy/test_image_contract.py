@@ -37,6 +37,7 @@ from seldon_tfserving.deploy.predictor_servers import OUR_IMAGES
 from seldon_tfserving.deploy.render_options import DEFAULT_WRAPPER_IMAGE
 from seldon_tfserving.deploy.tensorflow_server import expand_tensorflow_servers
 from seldon_tfserving.gateway.endpoints import ServerAddress
+from seldon_tfserving.grpc_runtime import IOMGR_IO_EXPERIMENTS
 from seldon_tfserving.microservice.server_settings import REST_PORT_BOUNDS_ENV
 from seldon_tfserving.runner.launch import LOOPBACK, microservice_ready
 from tests.deploy.pod_sandbox import PodSandbox
@@ -171,6 +172,8 @@ def test_s2i_environment_selects_our_model_class(stack: ImageStack) -> None:
         "PERSISTENCE": "0",
         "GUNICORN_THREADS": "8",
         "GRPC_THREADS": "8",
+        # what our entrypoint sets too; s2i's run script starts seldon-core-microservice itself
+        "GRPC_EXPERIMENTS": IOMGR_IO_EXPERIMENTS,
         "SELDON_TFSERVING_STOP_GRACE_S": "3",
     }
     rest_port_bounds = {
