@@ -22,6 +22,7 @@ from pathlib import Path
 import requests
 
 from seldon_tfserving.gateway.endpoints import ServerAddress
+from seldon_tfserving.grpc_runtime import EXPERIMENTS_VARIABLE, experiments_as_shipped
 from seldon_tfserving.ports import free_port, port_open
 from seldon_tfserving.runner.bind_host import LOOPBACK as LOOPBACK
 from seldon_tfserving.runner.child import START_TIMEOUT_S, STOP_GRACE_S, ChildProcess
@@ -253,12 +254,16 @@ def launch_backend(
     port_retries: int = PORT_RETRIES,
 ) -> LaunchedBackend:
     """Start a backend on free ports, logging to `<log_dir>/<name>-<grpc port>.log` (unique:
-    the registry hands a port out once); `wait_ready()` waits for it."""
+    the registry hands a port out once); `wait_ready()` waits for it. Any program but ours
+    (the real tensorflow_model_server) runs with gRPC as its makers ship it."""
     grpc_port, rest_port = free_port(), free_port()
+    ours = tuple(program) == SERVE_MODELS
+    shipped = {} if ours else {EXPERIMENTS_VARIABLE: experiments_as_shipped()}
     process = ChildProcess(
         name,
         backend_argv(program, grpc_port, rest_port, flags),
         log_dir / f"{name}-{grpc_port}.log",
+        shipped,
         cwd=cwd,
         grace_s=grace_s,
     )
